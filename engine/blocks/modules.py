@@ -1,0 +1,107 @@
+"""Small torch modules for blocks PyTorch has no single module for.
+
+They are ordinary ``nn.Module`` subclasses with readable ``extra_repr`` so a compiled design
+prints like hand-written code.
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class SeparableConv(nn.Module):
+    """Depthwise k×k convolution (groups = in channels) followed by a pointwise 1×1."""
+
+    def __init__(self, c_in, c_out, kernel, stride, padding, dilation, multiplier=1, bias=True):
+        super().__init__()
+        self.depthwise = nn.Conv2d(c_in, c_in * multiplier, kernel, stride, padding, dilation,
+                                   groups=c_in, bias=bias)
+        self.pointwise = nn.Conv2d(c_in * multiplier, c_out, 1, bias=bias)
+
+    def forward(self, x):
+        return self.pointwise(self.depthwise(x))
+
+
+class GlobalPool(nn.Module):
+    """Average or max over every spatial axis, giving one value per channel (C,)."""
+
+    def __init__(self, mode: str = "avg"):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x):
+        flat = x.flatten(2)
+        return flat.mean(-1) if self.mode == "avg" else flat.amax(-1)
+
+    def extra_repr(self):
+        return f"mode={self.mode!r}"
+
+
+class Maxout(nn.Module):
+    """Max over k consecutive channels: the preceding layer provides the k affine pieces."""
+
+    def __init__(self, pieces: int = 2):
+        super().__init__()
+        self.pieces = pieces
+
+    def forward(self, x):
+        n, c = x.shape[:2]
+        return x.reshape(n, c // self.pieces, self.pieces, *x.shape[2:]).amax(2)
+
+    def extra_repr(self):
+        return f"pieces={self.pieces}"
+
+
+class Step(nn.Module):
+    """The perceptron's threshold unit: 1 where x ≥ threshold, else 0 (no useful gradient)."""
+
+    def __init__(self, threshold: float = 0.0):
+        super().__init__()
+        self.threshold = threshold
+
+    def forward(self, x):
+        return (x >= self.threshold).to(x.dtype)
+
+    def extra_repr(self):
+        return f"threshold={self.threshold}"
+
+
+class Concat(nn.Module):
+    """Depth concatenation along the channel axis."""
+
+    def __init__(self, dim: int = 1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, *xs):
+        return torch.cat(xs, self.dim)
+
+    def extra_repr(self):
+        return f"dim={self.dim}"
+
+
+class Add(nn.Module):
+    """Element-wise sum of all inputs (residual connections)."""
+
+    def forward(self, *xs):
+        out = xs[0]
+        for x in xs[1:]:
+            out = out + x
+        return out
+
+
+class ClassifierOutput(nn.Module):
+    """The design's output. Optionally softmax, applied at inference only: training losses
+    such as cross-entropy expect logits and are more stable that way."""
+
+    def __init__(self, softmax: bool = False):
+        super().__init__()
+        self.softmax = softmax
+
+    def forward(self, x):
+        if self.softmax and not self.training:
+            return torch.softmax(x, dim=1)
+        return x
+
+    def extra_repr(self):
+        return f"softmax={self.softmax}"

@@ -1,0 +1,134 @@
+"""Design → ``torch.fx.GraphModule``.
+
+Every node becomes a submodule named after it (composite blocks become nested GraphModules
+named after their block type), so ``print(model)`` reads like hand-written code and the
+parameter count equals the analysis report. ``taps`` adds chosen nodes' activations to the
+output, so feature maps come out of the same forward pass.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+
+import torch
+from torch import fx, nn
+
+from .analysis import Report, analyze
+from .blocks import BlockSpec, SubGraph
+from .errors import CompileError
+from .graph import Design
+
+_RESERVED = set(dir(nn.Module)) | {"input"}
+
+
+def module_name(text: str, taken: set[str]) -> str:
+    """A valid, unique Python identifier for a node (its label if it has one, else its id)."""
+    name = re.sub(r"\W+", "_", text).strip("_") or "node"
+    if name[0].isdigit() or keyword.iskeyword(name) or name in _RESERVED:
+        name = f"n_{name}"
+    base, i = name, 2
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    taken.add(name)
+    return name
+
+
+def _class_name(title: str) -> str:
+    return "".join(w.capitalize() for w in re.split(r"\W+", title) if w) or "Block"
+
+
+def build_module(spec: BlockSpec, params: dict, in_shapes: list, resolve) -> nn.Module:
+    if spec.expand is None:
+        return spec.build(params, in_shapes)
+    return build_subgraph(spec.expand(params, in_shapes), in_shapes, resolve, _class_name(spec.title))
+
+
+def build_subgraph(sub: SubGraph, in_shapes: list, resolve, class_name: str) -> fx.GraphModule:
+    """A composite block's inside as its own GraphModule (submodules named by local id)."""
+    root, graph = nn.Module(), fx.Graph()
+    values = {f"$in{i}": graph.placeholder(f"x{i}" if len(in_shapes) > 1 else "x") for i in range(len(in_shapes))}
+    shapes = {f"$in{i}": s for i, s in enumerate(in_shapes)}
+    incoming: dict[str, list[str]] = {}
+    for src, dst, _port in sub.edges:
+        incoming.setdefault(dst, []).append(src)
+    for node_id, key, p in sub.nodes:
+        spec = resolve(key)
+        params = spec.validate_params(p)
+        srcs = incoming.get(node_id, [])
+        ins = [shapes[s] for s in srcs]
+        root.add_module(node_id, build_module(spec, params, ins, resolve))
+        shapes[node_id] = spec.infer(params, ins).shape
+        values[node_id] = graph.call_module(node_id, tuple(values[s] for s in srcs))
+    graph.output(values[sub.output])
+    gm = fx.GraphModule(root, graph, class_name)
+    return gm
+
+
+def compile_design(design: Design, report: Report | None = None, taps=()) -> fx.GraphModule:
+    """Compile a design whose analysis has no errors; raises CompileError with the diagnostics
+    otherwise. With ``taps`` (node ids) the module returns ``(output, {node_id: activation})``."""
+    report = report or analyze(design)
+    if not report.valid:
+        raise CompileError("the design has errors:\n" + "\n".join(f"  {d}" for d in report.errors), report.errors)
+    outputs = [n.id for n in design.output_nodes()]
+    if not outputs:
+        raise CompileError("the design has no Output block; add one after the last layer")
+    needed = _ancestors(design, outputs + list(taps))
+    root, graph = nn.Module(), fx.Graph()
+    taken: set[str] = set()
+    names: dict[str, str] = {}
+    values: dict[str, fx.Node] = {}
+    for node_id in report.order:
+        if node_id not in needed:
+            continue
+        node = design.nodes[node_id]
+        name = names[node_id] = module_name(node.name, taken)
+        if node.block == "input":
+            values[node_id] = graph.placeholder(name)
+            continue
+        spec = design.spec(node.block)
+        nrep = report.nodes[node_id]
+        module = build_module(spec, node.params, nrep.input_shapes, design.spec)
+        if node.frozen:
+            module.requires_grad_(False)
+        root.add_module(name, module)
+        values[node_id] = graph.call_module(name, tuple(values[e.src] for e in _ordered_inputs(design, spec, node_id)))
+    out = values[outputs[0]] if len(outputs) == 1 else tuple(values[o] for o in outputs)
+    if taps:
+        out = (out, {t: values[t] for t in taps})
+    graph.output(out)
+    gm = fx.GraphModule(root, graph, _class_name(design.name or "Network"))
+    gm.node_names = names  # design id → submodule name, for weights and feature maps
+    return gm
+
+
+def _ordered_inputs(design: Design, spec: BlockSpec, node_id: str):
+    edges = design.incoming(node_id)
+    if len(spec.inputs) > 1:
+        ports = [p.name for p in spec.inputs]
+        edges.sort(key=lambda e: ports.index(e.dst_port))
+    return edges
+
+
+def _ancestors(design: Design, targets) -> set[str]:
+    parents: dict[str, list[str]] = {}
+    for e in design.edges:
+        parents.setdefault(e.dst, []).append(e.src)
+    seen, stack = set(), list(targets)
+    while stack:
+        n = stack.pop()
+        if n not in seen:
+            seen.add(n)
+            stack.extend(parents.get(n, ()))
+    return seen
+
+
+def count_parameters(module: nn.Module) -> tuple[int, int]:
+    """(trainable, frozen) parameter counts of a module."""
+    trainable = sum(p.numel() for p in module.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in module.parameters() if not p.requires_grad)
+    return trainable, frozen
+
+
+def example_input(design: Design, batch: int = 2, device="cpu") -> tuple[torch.Tensor, ...]:
+    return tuple(torch.randn(batch, *n.params["shape"], device=device) for n in design.input_nodes())

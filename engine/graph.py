@@ -1,0 +1,298 @@
+"""The design model: a DAG of block nodes and port-to-port edges, plus metadata.
+
+All edits go through the mutation methods of :class:`Design`. Each checks first and raises a
+typed error (the design is then unchanged), applies the change, and notifies subscribers with
+a :class:`DesignEvent`, so views mirror the design without polling.
+"""
+from __future__ import annotations
+
+import copy
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple
+
+from . import blocks
+from .errors import CycleError, DesignError, PortError, PortOccupiedError, UnknownNodeError
+
+
+class Edge(NamedTuple):
+    src: str
+    dst: str
+    src_port: str = "out"
+    dst_port: str = "in"
+
+
+@dataclass
+class Node:
+    id: str
+    block: str
+    params: dict
+    pos: tuple[float, float] = (0.0, 0.0)
+    label: str = ""
+    frozen: bool = False  # parameters excluded from training (transfer learning)
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
+
+
+@dataclass(frozen=True)
+class DesignEvent:
+    """What changed. ``kind`` is one of: node_added, node_removed, edge_added, edge_removed,
+    params_changed, node_moved, node_changed (label/frozen), meta_changed, reset."""
+
+    kind: str
+    node_id: str | None = None
+    edge: Edge | None = None
+    detail: Any = None
+
+
+@dataclass
+class CompositeDefinition:
+    """A user-defined block: a sub-design saved with the design file. Its inner Input nodes
+    become the block's input ports (in order) and its single Output node its output."""
+
+    key: str
+    title: str
+    design: "Design"
+    doc: str = ""
+
+
+_ID_SAFE = re.compile(r"[^0-9a-zA-Z_]+")
+
+
+class Design:
+    def __init__(self, name: str = "Untitled", num_classes: int | None = None, notes: str = ""):
+        self.name = name
+        self.num_classes = num_classes
+        self.notes = notes
+        self.nodes: dict[str, Node] = {}
+        self.edges: list[Edge] = []
+        self.composites: dict[str, CompositeDefinition] = {}
+        self._listeners: list[Callable[[DesignEvent], None]] = []
+        self._counter = itertools.count(1)
+        self.version = 0  # bumps on every change; caches key on it
+        self.structure_version = 0  # bumps on node/edge changes only
+
+    # -- subscription --------------------------------------------------------------------
+    def subscribe(self, listener: Callable[[DesignEvent], None]) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+
+    def _emit(self, event: DesignEvent, structural: bool = False) -> None:
+        self.version += 1
+        if structural:
+            self.structure_version += 1
+        for listener in list(self._listeners):
+            listener(event)
+
+    # -- queries -------------------------------------------------------------------------
+    def spec(self, key: str) -> blocks.BlockSpec:
+        """The block spec for ``key``, including this design's own composite blocks."""
+        if key in self.composites:
+            from .user_blocks import spec_for
+            return spec_for(self.composites[key], self)
+        return blocks.get(key)
+
+    def node(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            raise UnknownNodeError(f"no node with id {node_id!r}") from None
+
+    def incoming(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.dst == node_id]
+
+    def outgoing(self, node_id: str) -> list[Edge]:
+        return [e for e in self.edges if e.src == node_id]
+
+    def input_nodes(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.block == "input"]
+
+    def output_nodes(self) -> list[Node]:
+        return [n for n in self.nodes.values() if n.block == "output"]
+
+    @property
+    def input_shape(self) -> tuple[int, ...] | None:
+        ins = self.input_nodes()
+        return tuple(ins[0].params["shape"]) if ins else None
+
+    def topological_order(self) -> list[str]:
+        """Node ids so that every edge goes forward; ties keep insertion order."""
+        indegree = {n: 0 for n in self.nodes}
+        children: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for e in self.edges:
+            indegree[e.dst] += 1
+            children[e.src].append(e.dst)
+        ready = [n for n, d in indegree.items() if d == 0]
+        order = []
+        while ready:
+            n = ready.pop(0)
+            order.append(n)
+            for c in children[n]:
+                indegree[c] -= 1
+                if indegree[c] == 0:
+                    ready.append(c)
+        return order
+
+    def new_id(self, block: str) -> str:
+        base = _ID_SAFE.sub("_", block.split(":")[-1]).strip("_") or "node"
+        while True:
+            candidate = f"{base}_{next(self._counter)}"
+            if candidate not in self.nodes:
+                return candidate
+
+    # -- mutations -----------------------------------------------------------------------
+    def add_node(self, block: str, params: dict | None = None, pos=(0.0, 0.0), node_id: str | None = None,
+                 label: str = "", frozen: bool = False) -> Node:
+        spec = self.spec(block)
+        values = spec.validate_params(params)
+        if node_id is None:
+            node_id = self.new_id(block)
+        elif node_id in self.nodes:
+            raise DesignError(f"a node with id {node_id!r} already exists")
+        elif not node_id or len(node_id) > 100:
+            raise DesignError("node ids are 1 to 100 characters")
+        node = Node(node_id, block, values, (float(pos[0]), float(pos[1])), label, frozen)
+        self.nodes[node_id] = node
+        self._emit(DesignEvent("node_added", node_id), structural=True)
+        return node
+
+    def remove_node(self, node_id: str) -> tuple[Node, list[tuple[int, Edge]]]:
+        """Remove a node and its edges; returns them (with edge positions) so undo can restore."""
+        node = self.node(node_id)
+        removed = [(i, e) for i, e in enumerate(self.edges) if node_id in (e.src, e.dst)]
+        for _, e in reversed(removed):
+            self.disconnect(e)
+        del self.nodes[node_id]
+        self._emit(DesignEvent("node_removed", node_id, detail=node), structural=True)
+        return node, removed
+
+    def restore_node(self, node: Node) -> None:
+        """Put back a node object removed earlier (undo)."""
+        if node.id in self.nodes:
+            raise DesignError(f"a node with id {node.id!r} already exists")
+        self.nodes[node.id] = node
+        self._emit(DesignEvent("node_added", node.id), structural=True)
+
+    def check_connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in") -> None:
+        """Raise the error ``connect`` would raise, without changing anything."""
+        s, d = self.node(src), self.node(dst)
+        if src_port not in self.spec(s.block).outputs:
+            raise PortError(f"{s.name} has no output port {src_port!r}")
+        port = self.spec(d.block).input_port(dst_port)
+        if port is None:
+            raise PortError(f"{d.name} has no input port {dst_port!r}")
+        edge = Edge(src, dst, src_port, dst_port)
+        if edge in self.edges:
+            raise PortError(f"{s.name} is already connected to {d.name}")
+        if not port.multi and any(e.dst == dst and e.dst_port == dst_port for e in self.edges):
+            raise PortOccupiedError(f"{d.name}.{dst_port} already has an input; remove that edge first, "
+                                    "or merge the two with Add or Concatenate")
+        if src == dst or self._reaches(dst, src):
+            raise CycleError(f"connecting {s.name} → {d.name} would make a cycle; a network must flow one way")
+
+    def connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in",
+                index: int | None = None) -> Edge:
+        self.check_connect(src, dst, src_port, dst_port)
+        edge = Edge(src, dst, src_port, dst_port)
+        if index is None:
+            self.edges.append(edge)
+        else:
+            self.edges.insert(index, edge)
+        self._emit(DesignEvent("edge_added", dst, edge), structural=True)
+        return edge
+
+    def disconnect(self, edge: Edge) -> int:
+        """Remove an edge; returns its position (edge order is the input order of Concat)."""
+        try:
+            index = self.edges.index(edge)
+        except ValueError:
+            raise DesignError(f"there is no edge {edge.src} → {edge.dst}") from None
+        del self.edges[index]
+        self._emit(DesignEvent("edge_removed", edge.dst, edge), structural=True)
+        return index
+
+    def set_params(self, node_id: str, changes: dict) -> dict:
+        """Set some parameters (validated); returns the previous values of those changed."""
+        node = self.node(node_id)
+        values = self.spec(node.block).validate_params({**node.params, **changes})
+        old = {k: node.params[k] for k in changes if node.params.get(k) != values[k]}
+        if old:
+            node.params = values
+            self._emit(DesignEvent("params_changed", node_id, detail=old))
+        return old
+
+    def set_param(self, node_id: str, name: str, value) -> dict:
+        return self.set_params(node_id, {name: value})
+
+    def move(self, node_id: str, pos) -> None:
+        node = self.node(node_id)
+        node.pos = (float(pos[0]), float(pos[1]))
+        self._emit(DesignEvent("node_moved", node_id))
+
+    def set_label(self, node_id: str, label: str) -> None:
+        self.node(node_id).label = label
+        self._emit(DesignEvent("node_changed", node_id))
+
+    def set_frozen(self, node_id: str, frozen: bool) -> None:
+        self.node(node_id).frozen = bool(frozen)
+        self._emit(DesignEvent("node_changed", node_id))
+
+    def set_meta(self, **changes) -> None:
+        for key, value in changes.items():
+            if key not in ("name", "num_classes", "notes"):
+                raise DesignError(f"unknown design property {key!r}")
+            setattr(self, key, value)
+        self._emit(DesignEvent("meta_changed", detail=changes))
+
+    def add_composite(self, definition: CompositeDefinition) -> None:
+        self.composites[definition.key] = definition
+        self._emit(DesignEvent("meta_changed", detail={"composites": definition.key}), structural=True)
+
+    def replace_with(self, other: "Design") -> None:
+        """Take over another design's content (open file, undo of big edits); listeners stay."""
+        self.name, self.num_classes, self.notes = other.name, other.num_classes, other.notes
+        self.nodes = copy.deepcopy(other.nodes)
+        self.edges = list(other.edges)
+        self.composites = dict(other.composites)
+        self._emit(DesignEvent("reset"), structural=True)
+
+    def copy(self) -> "Design":
+        """A deep copy without listeners (training snapshots, undo)."""
+        clone = Design(self.name, self.num_classes, self.notes)
+        clone.nodes = copy.deepcopy(self.nodes)
+        clone.edges = list(self.edges)
+        clone.composites = dict(self.composites)
+        clone._counter = itertools.count(len(self.nodes) + 1)
+        return clone
+
+    # -- helpers -------------------------------------------------------------------------
+    def _reaches(self, start: str, goal: str) -> bool:
+        children: dict[str, list[str]] = {}
+        for e in self.edges:
+            children.setdefault(e.src, []).append(e.dst)
+        stack, seen = [start], set()
+        while stack:
+            n = stack.pop()
+            if n == goal:
+                return True
+            if n not in seen:
+                seen.add(n)
+                stack.extend(children.get(n, ()))
+        return False
+
+    def chain(self, *steps: tuple[str, dict] | str, after: str | None = None, spacing: float = 140.0) -> list[str]:
+        """Append blocks one after another (templates and tests): ``chain(("conv2d", {...}), "relu")``."""
+        ids = []
+        prev = after
+        x0 = self.nodes[after].pos[0] + spacing if after else 0.0
+        for i, step in enumerate(steps):
+            block, params = (step, {}) if isinstance(step, str) else step
+            node = self.add_node(block, params, pos=(x0 + i * spacing, 0.0))
+            if prev is not None:
+                self.connect(prev, node.id)
+            prev = node.id
+            ids.append(node.id)
+        return ids

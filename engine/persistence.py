@@ -1,0 +1,230 @@
+"""The design file: versioned, human-readable JSON; strict loading; atomic saving.
+
+Loading never executes anything (plain ``json``) and every defect becomes one
+:class:`DesignFileError` naming where it is (``nodes[3].params.kernel``).
+
+Format (version 1)::
+
+    {"format": "network-designer", "version": 1,
+     "design": {"name": ..., "num_classes": 10, "notes": ""},
+     "nodes": [{"id": "conv1", "block": "conv2d", "params": {...}, "pos": [x, y],
+                "label": "", "frozen": false}, ...],
+     "edges": [{"from": "conv1", "to": "relu1", "from_port": "out", "to_port": "in"}, ...],
+     "composites": [{"key": "user:stem", "title": ..., "doc": ..., "nodes": [...], "edges": [...]}]}
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from .errors import DesignError, DesignFileError, EngineError
+from .graph import CompositeDefinition, Design
+
+FORMAT = "network-designer"
+VERSION = 1
+MAX_FILE_BYTES = 20 * 1024 * 1024
+MAX_NODES = 20_000
+
+
+def to_dict(design: Design) -> dict:
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "design": {"name": design.name, "num_classes": design.num_classes, "notes": design.notes},
+        "nodes": [_node_dict(n) for n in design.nodes.values()],
+        "edges": [_edge_dict(e) for e in design.edges],
+        "composites": [{"key": c.key, "title": c.title, "doc": c.doc,
+                        "nodes": [_node_dict(n) for n in c.design.nodes.values()],
+                        "edges": [_edge_dict(e) for e in c.design.edges]}
+                       for c in design.composites.values()],
+    }
+
+
+def _node_dict(n) -> dict:
+    d = {"id": n.id, "block": n.block, "params": n.params, "pos": [round(n.pos[0], 1), round(n.pos[1], 1)]}
+    if n.label:
+        d["label"] = n.label
+    if n.frozen:
+        d["frozen"] = True
+    return d
+
+
+def _edge_dict(e) -> dict:
+    d = {"from": e.src, "to": e.dst}
+    if e.src_port != "out":
+        d["from_port"] = e.src_port
+    if e.dst_port != "in":
+        d["to_port"] = e.dst_port
+    return d
+
+
+def dumps(design: Design) -> str:
+    return json.dumps(to_dict(design), indent=2, ensure_ascii=False) + "\n"
+
+
+def save(design: Design, path: str | os.PathLike) -> None:
+    """Write atomically: a temporary file in the same folder, flushed, then renamed over."""
+    atomic_write_text(Path(path), dumps(design))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def load(path: str | os.PathLike) -> Design:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as e:
+        raise DesignFileError(f"cannot open the file: {e.strerror or e}") from None
+    if size > MAX_FILE_BYTES:
+        raise DesignFileError(f"the file is {size / 1e6:.0f} MB; a design file is at most "
+                              f"{MAX_FILE_BYTES // 10**6} MB — is this really a design?")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise DesignFileError(f"not a text file (byte {e.start} is not UTF-8)") from None
+    except OSError as e:
+        raise DesignFileError(f"cannot read the file: {e.strerror or e}") from None
+    return loads(text)
+
+
+def loads(text: str) -> Design:
+    if len(text) > MAX_FILE_BYTES:
+        raise DesignFileError("the text is too large for a design file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise DesignFileError(f"not valid JSON: {e.msg}", f"line {e.lineno}, column {e.colno}") from None
+    except RecursionError:
+        raise DesignFileError("the JSON is nested too deeply") from None
+    return from_dict(data)
+
+
+def from_dict(data) -> Design:
+    """Build a design from parsed JSON, checking everything; raises only DesignFileError."""
+    try:
+        return _from_dict(data)
+    except DesignFileError:
+        raise
+    except (EngineError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
+        # A defect the checks above did not name precisely; still one clear error.
+        raise DesignFileError(f"the design is inconsistent: {e}") from None
+
+
+def _from_dict(data) -> Design:
+    _expect(data, dict, "", "an object")
+    if data.get("format") != FORMAT:
+        raise DesignFileError(f"not a Network Designer file (format is {data.get('format')!r})", "format")
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise DesignFileError("missing or invalid version number", "version")
+    if version > VERSION:
+        raise DesignFileError(f"the file is version {version}, newer than this program (reads up to "
+                              f"{VERSION}); update Network Designer", "version")
+    data = migrate(data, version)
+    meta = data.get("design", {})
+    _expect(meta, dict, "design", "an object")
+    name = meta.get("name", "Untitled")
+    _expect(name, str, "design.name", "a text")
+    classes = meta.get("num_classes")
+    if classes is not None and (not isinstance(classes, int) or isinstance(classes, bool) or not 1 <= classes <= 1 << 20):
+        raise DesignFileError("must be a whole number from 1 to 1,048,576, or null", "design.num_classes")
+    notes = meta.get("notes", "")
+    _expect(notes, str, "design.notes", "a text")
+    design = Design(name[:200], classes, notes)
+    for i, comp in enumerate(_list(data, "composites")):
+        where = f"composites[{i}]"
+        _expect(comp, dict, where, "an object")
+        key, title = comp.get("key"), comp.get("title", comp.get("key"))
+        if not isinstance(key, str) or not key.startswith("user:") or len(key) > 100:
+            raise DesignFileError("key must be a text starting with 'user:'", f"{where}.key")
+        _expect(title, str, f"{where}.title", "a text")
+        inner = Design(title)
+        inner.composites = dict(design.composites)  # may use the ones defined before it
+        _fill(inner, comp, where)
+        design.composites[key] = CompositeDefinition(key, title, inner, str(comp.get("doc", "")))
+    _fill(design, data, "")
+    return design
+
+
+def _fill(design: Design, data: dict, where: str) -> None:
+    nodes = _list(data, "nodes", where)
+    if len(nodes) > MAX_NODES:
+        raise DesignFileError(f"{len(nodes)} nodes; at most {MAX_NODES} are supported", _at(where, "nodes"))
+    for i, raw in enumerate(nodes):
+        loc = _at(where, f"nodes[{i}]")
+        _expect(raw, dict, loc, "an object")
+        node_id, block = raw.get("id"), raw.get("block")
+        _expect(node_id, str, f"{loc}.id", "a text")
+        _expect(block, str, f"{loc}.block", "a text")
+        params = raw.get("params", {})
+        _expect(params, dict, f"{loc}.params", "an object")
+        pos = raw.get("pos", [0, 0])
+        if (not isinstance(pos, list) or len(pos) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) < 1e7 for v in pos)):
+            raise DesignFileError("must be [x, y] with numbers", f"{loc}.pos")
+        label = raw.get("label", "")
+        _expect(label, str, f"{loc}.label", "a text")
+        frozen = raw.get("frozen", False)
+        _expect(frozen, bool, f"{loc}.frozen", "true or false")
+        if node_id in design.nodes:
+            raise DesignFileError(f"duplicate node id {node_id!r}", f"{loc}.id")
+        try:
+            design.add_node(block, params, pos, node_id=node_id, label=label[:200], frozen=frozen)
+        except DesignError as e:
+            raise DesignFileError(str(e), loc) from None
+    for i, raw in enumerate(_list(data, "edges", where)):
+        loc = _at(where, f"edges[{i}]")
+        _expect(raw, dict, loc, "an object")
+        src, dst = raw.get("from"), raw.get("to")
+        sp, dp = raw.get("from_port", "out"), raw.get("to_port", "in")
+        for key, value in (("from", src), ("to", dst), ("from_port", sp), ("to_port", dp)):
+            _expect(value, str, f"{loc}.{key}", "a text")
+        for key, value in (("from", src), ("to", dst)):
+            if value not in design.nodes:
+                raise DesignFileError(f"refers to node {value!r}, which does not exist", f"{loc}.{key}")
+        try:
+            design.connect(src, dst, sp, dp)
+        except DesignError as e:
+            raise DesignFileError(str(e), loc) from None
+
+
+def migrate(data: dict, version: int) -> dict:
+    """Bring an older file up to :data:`VERSION`. Version 1 is the first; each future format
+    change adds a step here (``if version < 2: ...``) so old files keep opening."""
+    return data
+
+
+def _list(data: dict, key: str, where: str = "") -> list:
+    value = data.get(key, [])
+    _expect(value, list, _at(where, key), "a list")
+    return value
+
+
+def _at(where: str, key: str) -> str:
+    return f"{where}.{key}" if where else key
+
+
+def _expect(value, kind, where: str, what: str) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise DesignFileError(f"must be {what}, found {type(value).__name__}", where or "file")
