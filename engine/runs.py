@@ -1,0 +1,154 @@
+"""Run history: every training run kept with what is needed to compare it later.
+
+A :class:`RunRecord` holds the design snapshot the run trained, its config, its curves (named
+series of (x, y) points: x is the epoch as a fraction, so batch and epoch points share an axis)
+and where its checkpoints went. Records are plain data; :class:`RunHistory` keeps them in order
+and can save them to a folder (one sub-folder per run, JSON only, written atomically) so that
+runs survive a restart of the app.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .graph import Design
+from .persistence import atomic_write_text, from_dict, to_dict
+
+
+class Series:
+    """A growing (x, y) curve; appends are amortised O(1) and reads are numpy views."""
+
+    def __init__(self, points=()):
+        self._data = np.empty((max(64, len(points)), 2), dtype=np.float64)
+        self._n = 0
+        for x, y in points:
+            self.append(x, y)
+
+    def append(self, x: float, y: float) -> None:
+        if self._n == len(self._data):
+            self._data = np.concatenate([self._data, np.empty_like(self._data)])
+        self._data[self._n] = (x, y)
+        self._n += 1
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._data[:self._n, 0]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._data[:self._n, 1]
+
+    def last(self) -> tuple[float, float] | None:
+        return tuple(self._data[self._n - 1]) if self._n else None
+
+    def to_list(self) -> list[list[float]]:
+        return self._data[:self._n].tolist()
+
+
+@dataclass
+class RunRecord:
+    run_id: str
+    design: Design
+    config: dict
+    name: str = ""
+    started: float = field(default_factory=time.time)
+    status: str = "running"  # running, finished, stopped, failed
+    message: str = ""
+    checkpoints_dir: str = ""
+    curves: dict[str, Series] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)  # final metrics (best val accuracy, test accuracy, ...)
+
+    @property
+    def title(self) -> str:
+        return self.name or f"{self.design.name} · {self.run_id}"
+
+    def series(self, name: str) -> Series:
+        if name not in self.curves:
+            self.curves[name] = Series()
+        return self.curves[name]
+
+    def add_point(self, name: str, x: float, y: float) -> None:
+        if y is not None and np.isfinite(y):
+            self.series(name).append(float(x), float(y))
+
+    def to_dict(self) -> dict:
+        return {"run_id": self.run_id, "name": self.name, "started": self.started, "status": self.status,
+                "message": self.message, "checkpoints_dir": self.checkpoints_dir, "config": self.config,
+                "summary": self.summary, "design": to_dict(self.design),
+                "curves": {k: s.to_list() for k, s in self.curves.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RunRecord":
+        return cls(run_id=str(data["run_id"]), design=from_dict(data["design"]), config=dict(data.get("config", {})),
+                   name=str(data.get("name", "")), started=float(data.get("started", 0.0)),
+                   status=str(data.get("status", "finished")), message=str(data.get("message", "")),
+                   checkpoints_dir=str(data.get("checkpoints_dir", "")), summary=dict(data.get("summary", {})),
+                   curves={k: Series(v) for k, v in data.get("curves", {}).items()})
+
+
+class RunHistory:
+    """Runs in the order they started. With ``root`` each run is also saved under ``root/<id>``."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root else None
+        self.runs: list[RunRecord] = []
+        self._counter = 0
+
+    def new_run(self, design: Design, config: dict, name: str = "") -> RunRecord:
+        self._counter += 1
+        run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{self._counter}"
+        record = RunRecord(run_id, design, dict(config), name=name or f"run {len(self.runs) + 1}")
+        if self.root:
+            record.checkpoints_dir = str(self.root / run_id / "checkpoints")
+        self.runs.append(record)
+        return record
+
+    def get(self, run_id: str) -> RunRecord:
+        for r in self.runs:
+            if r.run_id == run_id:
+                return r
+        raise KeyError(f"no run {run_id!r}")
+
+    def remove(self, run_id: str) -> None:
+        self.runs = [r for r in self.runs if r.run_id != run_id]
+
+    def save(self, record: RunRecord) -> Path | None:
+        if not self.root:
+            return None
+        folder = self.root / record.run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "run.json"
+        atomic_write_text(path, json.dumps(record.to_dict(), default=_plain))
+        return path
+
+    def load_all(self) -> list[RunRecord]:
+        """Read the runs saved under ``root``; unreadable ones are skipped (a half-written run
+        from a crash must not stop the app from starting)."""
+        if not self.root or not self.root.is_dir():
+            return []
+        loaded = []
+        for path in sorted(self.root.glob("*/run.json")):
+            try:
+                loaded.append(RunRecord.from_dict(json.loads(path.read_text())))
+            except Exception:  # noqa: BLE001 - any defect in an old file means: skip it
+                continue
+        known = {r.run_id for r in self.runs}
+        self.runs[:0] = [r for r in loaded if r.run_id not in known]
+        return loaded
+
+
+def _plain(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    return str(value)
