@@ -39,6 +39,12 @@ def _stride(p):
     return p["stride"] if p["stride"] is not None else p["kernel"]
 
 
+def _lp_window(value, nd):
+    # F.lp_pool1d multiplies by kernel_size, so it must be an int there, not a 1-tuple.
+    sizes = axes(value, nd)
+    return sizes[0] if nd == 1 else sizes
+
+
 def adaptive_infer(what, nd):
     def infer(p, ins):
         (x,) = ins
@@ -96,8 +102,8 @@ def blocks():
             (Param("norm_type", "float", 2.0, "p of the p-norm (2 = L2, large p → max)", min=1, max=64),)
             + window_params(padding=False),
             window_infer(f"LPPool{nd}d", nd, has_padding=False),
-            lambda p, ins, nd=nd: getattr(nn, f"LPPool{nd}d")(p["norm_type"], axes(p["kernel"], nd),
-                                                            axes(_stride(p), nd), ceil_mode=p["ceil_mode"]),
+            lambda p, ins, nd=nd: getattr(nn, f"LPPool{nd}d")(p["norm_type"], _lp_window(p["kernel"], nd),
+                                                            _lp_window(_stride(p), nd), ceil_mode=p["ceil_mode"]),
             doc="Square root of the sum of squares over each window (not the mean: that would be RMS)."))
     out.append(BlockSpec("global_avgpool", "Global average pool", "Pooling",
                          "C×H×W → C: mean over every spatial position", (), global_infer("Global average pool"),
