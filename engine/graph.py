@@ -241,9 +241,10 @@ class Design:
         self._emit(DesignEvent("node_changed", node_id))
 
     def set_meta(self, **changes) -> None:
+        unknown = set(changes) - {"name", "num_classes", "notes"}
+        if unknown:  # checked before anything is set: a refused edit changes nothing
+            raise DesignError(f"unknown design property {', '.join(map(repr, sorted(unknown)))}")
         for key, value in changes.items():
-            if key not in ("name", "num_classes", "notes"):
-                raise DesignError(f"unknown design property {key!r}")
             setattr(self, key, value)
         self._emit(DesignEvent("meta_changed", detail=changes))
 
