@@ -12,7 +12,7 @@ import sys
 COMMANDS = ["validate", "templates", "train", "export", "import_model"]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
     parser = argparse.ArgumentParser(
         prog="network-designer",
         description="Design, check, train and export convolutional networks. "
@@ -28,14 +28,14 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # not written yet
             raise
         module.add_parser(sub)
-    return parser
+    return parser, set(sub.choices)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    parser = build_parser()
+    parser, commands = build_parser()
     # `main.py design.json` opens that file in the app.
-    if argv and not argv[0].startswith("-") and argv[0] not in parser._subparsers._group_actions[0].choices:
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
         argv = ["gui", *argv]
     args = parser.parse_args(argv or ["gui"])
     if args.command == "gui":
