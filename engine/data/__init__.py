@@ -1,0 +1,170 @@
+"""Datasets for training: built-in ones that work offline, torchvision downloads, and the
+user's own images.
+
+    from engine import data
+    data.names()                                  # ['digits', 'shapes', 'signal', 'mnist', ...]
+    bundle = data.load("digits", input_shape=(1, 32, 32))   # resized to fit a LeNet-5
+    bundle.train, bundle.val, bundle.classes, bundle.mean, bundle.std
+    images, labels = bundle.preview(16)
+    problems = data.check(bundle, design)         # channels, size, classes vs the design
+
+``load`` also takes a folder in ImageFolder layout or a CSV file of ``path,label`` rows.
+"""
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from ..analysis import Diagnostic, analyze
+from .augment import Augment
+from .base import DatasetBundle, DatasetError, TensorSet, adapt_tensor, channel_stats, fetch, split_indices
+from .builtin import digits, shapes, signal
+from .downloads import SETS as DOWNLOADABLE
+from .downloads import cache_dir, load_torchvision
+from .files import FileImageSet, image_files
+
+BUILTIN = {
+    "digits": "8×8 handwritten digits (UCI, 1,797 images, bundled)",
+    "shapes": "procedural circles, squares, triangles and crosses (any size and channels)",
+    "signal": "procedural noisy 1-D sequences with a pattern hidden anywhere",
+    "mnist": "MNIST handwritten digits 28×28 (downloaded once)",
+    "fashion-mnist": "Fashion-MNIST clothing 28×28 (downloaded once)",
+    "cifar10": "CIFAR-10 colour photos 32×32 (downloaded once)",
+}
+STAT_SAMPLES = 512  # images decoded to estimate normalisation for file datasets
+
+
+def names() -> list[str]:
+    return list(BUILTIN)
+
+
+def describe(name: str) -> str:
+    return BUILTIN.get(name, "a folder of images or a CSV file")
+
+
+def load(name_or_path: str, input_shape=None, val_fraction: float = 0.2, seed: int = 0,
+         options: dict | None = None, root=None) -> DatasetBundle:
+    """Load a dataset by name (see :func:`names`) or path, split it with ``seed``, and if
+    ``input_shape`` is given make its samples that shape (resize, grey ↔ colour; the procedural
+    sets are generated at that size). ``options`` go to the generator (e.g. ``{"n": 500}``)."""
+    options = dict(options or {})
+    source = {"name": name_or_path, "options": options, "val_fraction": val_fraction, "seed": seed,
+              "input_shape": list(input_shape) if input_shape else None}
+    key = str(name_or_path).lower()
+    if key in ("shapes", "signal") and input_shape:
+        options = _generator_shape(key, input_shape, options)
+    if key == "digits":
+        full, classes = digits()
+    elif key == "shapes":
+        full, classes = shapes(seed=options.pop("seed", seed), **options)
+    elif key == "signal":
+        full, classes = signal(seed=options.pop("seed", seed), **options)
+    elif key in DOWNLOADABLE:
+        full, classes = load_torchvision(key, root)
+    else:
+        path = Path(name_or_path).expanduser()
+        if not path.exists():
+            raise DatasetError(f"unknown dataset {name_or_path!r}: not one of {', '.join(names())} and no such "
+                               "file or folder")
+        return _load_files(path, input_shape, val_fraction, seed, source)
+    if input_shape:
+        full = TensorSet(adapt_tensor(full.x, tuple(input_shape)), full.y)
+    train_idx, val_idx = split_indices(len(full), val_fraction, seed)
+    train, val = full.subset(train_idx), full.subset(val_idx)
+    mean, std = channel_stats(train.x)
+    return DatasetBundle(key, train, val, tuple(full.x.shape[1:]), list(classes), mean, std, source)
+
+
+def _generator_shape(key, input_shape, options):
+    shape = tuple(input_shape)
+    if key == "shapes" and len(shape) == 3:
+        options.setdefault("channels", shape[0])
+        options.setdefault("size", (shape[1], shape[2]))
+    elif key == "signal" and len(shape) == 2 and shape[0] == 1:
+        options.setdefault("length", shape[1])
+    return options
+
+
+def _load_files(path, input_shape, val_fraction, seed, source) -> DatasetBundle:
+    train, val, classes, shape, skipped = image_files(path, input_shape)
+    if val is None:
+        train_idx, val_idx = split_indices(len(train), val_fraction, seed)
+        val = torch.utils.data.Subset(train, val_idx.tolist())
+        train = torch.utils.data.Subset(train, train_idx.tolist())
+    n = min(STAT_SAMPLES, len(train))
+    sample, _ = fetch(train, torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n])
+    if len(sample) == 0:
+        raise DatasetError(f"none of the sampled images under {path} could be decoded")
+    mean, std = channel_stats(sample)
+    return DatasetBundle(path.name, train, val, shape, classes, mean, std, source, skipped)
+
+
+def adapt(bundle: DatasetBundle, input_shape) -> DatasetBundle:
+    """The same data made to fit ``input_shape`` (the fix offered by :func:`check`)."""
+    input_shape = tuple(input_shape)
+    if bundle.input_shape == input_shape:
+        return bundle
+    if isinstance(bundle.train, TensorSet):
+        train = TensorSet(adapt_tensor(bundle.train.x, input_shape), bundle.train.y)
+        val = TensorSet(adapt_tensor(bundle.val.x, input_shape), bundle.val.y)
+        mean, std = channel_stats(train.x)
+        return dataclasses.replace(bundle, train=train, val=val, input_shape=input_shape, mean=mean, std=std,
+                                   source={**bundle.source, "input_shape": list(input_shape)})
+    src = bundle.source
+    return _load_files(Path(src["name"]).expanduser(), input_shape, src["val_fraction"], src["seed"],
+                       {**src, "input_shape": list(input_shape)})
+
+
+def check(bundle: DatasetBundle, design) -> list[Diagnostic]:
+    """Does the dataset fit the design? Errors say what to change; a size or channel mismatch
+    that :func:`adapt` can fix has code ``input_shape`` (the caller offers the resize)."""
+    problems = []
+    want = design.input_shape
+    have = tuple(bundle.input_shape)
+    if want is None:
+        problems.append(Diagnostic("error", "no_input", "the design has no Input block", "add an Input block"))
+    elif tuple(want) != have:
+        if len(want) != len(have):
+            problems.append(Diagnostic("error", "input_rank", f"the dataset's samples are {_fmt(have)} but the "
+                                       f"design's Input is {_fmt(want)}", "use a design with a "
+                                       f"{len(have) - 1}-D input of shape {_fmt(have)}", want, have))
+        elif want[0] != have[0] and 1 not in (want[0], have[0]):
+            problems.append(Diagnostic("error", "input_channels", f"the dataset has {have[0]} channels but the "
+                                       f"design's Input takes {want[0]}", f"set the Input shape to {_fmt(have)}",
+                                       want, have))
+        else:
+            problems.append(Diagnostic("warning", "input_shape", f"the dataset's samples are {_fmt(have)} but the "
+                                       f"design's Input is {_fmt(want)}", f"resize the samples to {_fmt(want)} "
+                                       f"(or set the Input shape to {_fmt(have)})", want, have))
+    problems += _check_classes(bundle, design)
+    if bundle.skipped:
+        problems.append(Diagnostic("warning", "undecodable", f"{bundle.skipped} image file(s) could not be "
+                                   "decoded and are skipped"))
+    return problems
+
+
+def _check_classes(bundle, design) -> list[Diagnostic]:
+    report = analyze(design)
+    outs = [report.nodes[n.id].shape for n in design.output_nodes()]
+    if not outs or outs[0] is None:
+        return []  # the analysis report already says what is wrong
+    out = tuple(outs[0])
+    if len(out) != 1:
+        return [Diagnostic("error", "output_shape", f"the design's output is {_fmt(out)}; a classifier "
+                           "outputs one score per class", "end with Flatten → Linear → Output", None, out)]
+    n = bundle.num_classes
+    if out[0] == n or (out[0] == 1 and n == 2):
+        return []
+    severity = "warning" if out[0] > n else "error"
+    return [Diagnostic(severity, "num_classes", f"the design outputs {out[0]} score(s) but the dataset has "
+                       f"{n} classes", f"set the last Linear's out_features to {n}", n, out[0])]
+
+
+def _fmt(shape) -> str:
+    return "×".join(str(s) for s in shape)
+
+
+__all__ = ["names", "describe", "load", "adapt", "check", "DatasetBundle", "DatasetError", "TensorSet",
+           "FileImageSet", "Augment", "fetch", "cache_dir", "digits", "shapes", "signal"]

@@ -1,0 +1,170 @@
+"""User images on disk: a folder in ``ImageFolder`` layout (one sub-folder per class, optionally
+under ``train/`` and ``val/``) or a CSV file of ``path,label`` rows.
+
+Files that cannot be decoded are skipped and counted, never fatal; a folder that does not have
+the expected layout gets an error that says what was found and what was expected.
+"""
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .base import DatasetError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
+
+
+class FileImageSet(torch.utils.data.Dataset):
+    """Images decoded on access into float [C, H, W] in [0, 1]; a file that fails to decode gives
+    ``None`` (the batcher leaves it out) and is counted in ``failed``."""
+
+    def __init__(self, paths: list[Path], labels: list[int], input_shape: tuple[int, int, int]):
+        self.paths, self.labels, self.input_shape = list(paths), list(labels), tuple(input_shape)
+        self.failed: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i):
+        try:
+            return decode(self.paths[i], self.input_shape), self.labels[i]
+        except Exception:  # noqa: BLE001 - any decoder failure means "skip this file"
+            self.failed.add(i)
+            return None
+
+
+def decode(path: Path, input_shape) -> torch.Tensor:
+    from PIL import Image
+    c, h, w = input_shape
+    with Image.open(path) as img:
+        img = img.convert("L" if c == 1 else "RGB")
+        if img.size != (w, h):
+            img = img.resize((w, h), Image.BILINEAR)
+        arr = np.asarray(img, dtype=np.uint8)
+    x = torch.from_numpy(arr.copy()).float().div_(255)
+    x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1)
+    if x.shape[0] != c:  # RGB decoded for a design with 2 or 4+ channels
+        raise DatasetError(f"cannot make {c} channels from an image")
+    return x
+
+
+def _readable(path: Path) -> bool:
+    from PIL import Image
+    try:
+        with Image.open(path) as img:
+            img.verify()  # reads the header and structure without decoding every pixel
+        return True
+    except Exception:  # noqa: BLE001
+        return False
+
+
+def _natural_shape(paths: list[Path]) -> tuple[int, int, int]:
+    from PIL import Image
+    with Image.open(paths[0]) as img:
+        return (1 if img.mode in ("L", "1", "I", "I;16", "F") else 3, img.height, img.width)
+
+
+def _class_folders(root: Path) -> list[Path]:
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _images_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
+    """Files and labels of an ImageFolder layout ``root/<class>/<image>``."""
+    if not root.exists():
+        raise DatasetError(f"the dataset folder {root} does not exist")
+    if not root.is_dir():
+        raise DatasetError(f"{root} is not a folder; give a folder with one sub-folder per class, or a .csv file")
+    folders = _class_folders(root)
+    if not folders:
+        loose = _images_in(root)
+        hint = f" (it holds {len(loose)} image(s) directly)" if loose else ""
+        raise DatasetError(f"{root} has no class sub-folders{hint}; expected one sub-folder per class, "
+                           f"e.g. {root}/cat/001.png and {root}/dog/001.png")
+    paths, labels, classes = [], [], []
+    for folder in folders:
+        files = _images_in(folder)
+        if files:
+            label = len(classes)
+            classes.append(folder.name)
+            paths += files
+            labels += [label] * len(files)
+    if not paths:
+        raise DatasetError(f"the class folders of {root} ({', '.join(f.name for f in folders[:5])}) hold no "
+                           f"images; supported files: {', '.join(sorted(IMAGE_SUFFIXES))}")
+    if len(classes) < 2:
+        raise DatasetError(f"{root} has images for one class only ({classes[0]}); a classifier needs at "
+                           "least two class folders")
+    return paths, labels, classes
+
+
+def scan_csv(path: Path) -> tuple[list[Path], list[int], list[str]]:
+    """Rows ``path,label`` (a header row is optional); paths are relative to the CSV's folder.
+    Labels may be names or integers."""
+    if not path.is_file():
+        raise DatasetError(f"the CSV file {path} does not exist")
+    try:
+        with path.open(newline="", encoding="utf-8") as f:
+            rows = [r for r in csv.reader(f) if r and any(cell.strip() for cell in r)]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DatasetError(f"cannot read the CSV file {path}: {e}") from None
+    if rows and rows[0][0].strip().lower() in ("path", "file", "filename", "image"):
+        rows = rows[1:]
+    if not rows:
+        raise DatasetError(f"the CSV file {path} has no rows; expected lines like  images/001.png,cat")
+    for number, row in enumerate(rows, 1):
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise DatasetError(f"{path}, data row {number}: expected 'path,label', got {','.join(row)!r}")
+    names = [r[1].strip() for r in rows]
+    if all(n.lstrip("-").isdigit() for n in names):
+        ordered = sorted(set(names), key=int)
+    else:
+        ordered = sorted(set(names))
+    index = {n: i for i, n in enumerate(ordered)}
+    if len(ordered) < 2:
+        raise DatasetError(f"{path} names one class only ({ordered[0]}); a classifier needs at least two")
+    paths = [(path.parent / r[0].strip()) for r in rows]
+    return paths, [index[n] for n in names], ordered
+
+
+def image_files(root: str | Path, input_shape=None, verify: bool = True):
+    """(train, val-or-None, classes, input_shape, skipped) for a folder or CSV file. A folder
+    with ``train/`` and ``val/`` (or ``test/``) sub-folders keeps that split."""
+    root = Path(root).expanduser()
+    val_paths = val_labels = None
+    if root.suffix.lower() == ".csv":
+        paths, labels, classes = scan_csv(root)
+    elif root.is_dir() and (root / "train").is_dir() and any((root / v).is_dir() for v in ("val", "test")):
+        paths, labels, classes = scan_folder(root / "train")
+        val_dir = root / "val" if (root / "val").is_dir() else root / "test"
+        val_paths, val_labels, val_classes = scan_folder(val_dir)
+        if val_classes != classes:
+            raise DatasetError(f"{val_dir} has classes {val_classes} but {root / 'train'} has {classes}; "
+                               "both need the same class folders")
+    else:
+        paths, labels, classes = scan_folder(root)
+    skipped = 0
+    if verify:
+        paths, labels, skipped = _drop_unreadable(paths, labels)
+        if val_paths is not None:
+            val_paths, val_labels, more = _drop_unreadable(val_paths, val_labels)
+            skipped += more
+    if not paths:
+        raise DatasetError(f"none of the {skipped} image file(s) under {root} could be decoded")
+    shape = tuple(input_shape) if input_shape else _natural_shape(paths)
+    if len(shape) != 3:
+        raise DatasetError(f"images are 2-D but the design takes input of shape {shape}")
+    train = FileImageSet(paths, labels, shape)
+    val = FileImageSet(val_paths, val_labels, shape) if val_paths else None
+    return train, val, classes, shape, skipped
+
+
+def _drop_unreadable(paths, labels):
+    keep = [i for i, p in enumerate(paths) if _readable(p)]
+    return [paths[i] for i in keep], [labels[i] for i in keep], len(paths) - len(keep)
