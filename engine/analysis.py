@@ -158,6 +158,8 @@ def analyze(design: Design) -> Report:
             try:
                 inf = spec.infer(node.params, in_shapes)
             except ShapeProblem as e:
+                if node.block == "add" and len(edges) > 1:
+                    e = _add_problem(design, spec, node.params, edges, reports) or e
                 report.diagnostics.append(Diagnostic("error", "shape", e.message, e.fix, node_id, e.expected,
                                                      e.received))
                 continue
@@ -183,16 +185,34 @@ def analyze(design: Design) -> Report:
     return Report(reports, order, diagnostics + _design_level(design, reports))
 
 
+def _add_problem(design: Design, spec, params, edges, reports) -> ShapeProblem | None:
+    """Add's fix names the shortcut, which its shapes alone cannot tell: the shortcut is the
+    input whose source also feeds the other input (it skips the branch), so put it last."""
+    def is_shortcut(edge):
+        return any(other.src != edge.src and design._reaches(edge.src, other.src) for other in edges)
+    ordered = sorted(edges, key=is_shortcut)
+    try:
+        spec.infer(params, [reports[e.src].shape for e in ordered])
+    except ShapeProblem as problem:
+        return problem
+    return None
+
+
 def _design_checks(design: Design, reports: dict[str, NodeReport], incoming) -> None:
     """Warnings that need the whole graph: unused nodes, class count."""
     outputs = [n.id for n in design.output_nodes()]
+    inputs = {n.id for n in design.input_nodes()}
     feeding: set[str] = set()
-    stack = list(outputs)
-    while stack:
-        n = stack.pop()
-        if n not in feeding:
-            feeding.add(n)
-            stack.extend(e.src for e in incoming[n])
+    fed_by_input: dict[str, bool] = {}
+    for out in outputs:  # per output: one of two heads may be cut off from the Input
+        stack, seen = [out], set()
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(e.src for e in incoming[n])
+        feeding |= seen
+        fed_by_input[out] = not seen.isdisjoint(inputs)
     if outputs:
         for node_id, report in reports.items():
             if node_id not in feeding:
@@ -202,6 +222,10 @@ def _design_checks(design: Design, reports: dict[str, NodeReport], incoming) -> 
                     "connect it to the rest of the network, or delete it", node_id))
     for node_id in outputs:
         report = reports[node_id]
+        if inputs and not fed_by_input[node_id]:
+            report.diagnostics.append(Diagnostic(
+                "warning", "unreachable", "the output is not connected to any Input",
+                "connect the Input to the first layer", node_id))
         shape = report.shape
         classes = design.num_classes
         if shape is None or classes is None:
@@ -215,10 +239,6 @@ def _design_checks(design: Design, reports: dict[str, NodeReport], incoming) -> 
                 "warning", "class-count", f"the output has {shape[0]} values but the design has {classes} classes",
                 f"set the last Linear to {classes} outputs, or the class count to {shape[0]}", node_id,
                 classes, shape[0]))
-        if not any(s in feeding for s in (n.id for n in design.input_nodes())):
-            report.diagnostics.append(Diagnostic(
-                "warning", "unreachable", "the output is not connected to any Input",
-                "connect the Input to the first layer", node_id))
 
 
 def _design_level(design: Design, reports) -> list[Diagnostic]:
