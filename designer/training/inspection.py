@@ -1,0 +1,142 @@
+"""Looking inside a trained network (torch only, no Qt): activations of chosen nodes, the first
+layer's filters, top-5 predictions, a confusion matrix, and the translation-equivariance probe
+(shift the input, see each layer's maps shift by the same amount divided by the layer's total
+stride).
+
+These run on a fresh copy of the run's network (compiled from the run's design snapshot with
+taps, weights copied in), never on the module the trainer is updating.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.analysis import analyze
+from engine.compile import compile_design
+from engine.graph import Design
+
+def spatial_nodes(design: Design) -> list[str]:
+    """Nodes whose output still has spatial axes (feature maps), in forward order."""
+    report = analyze(design)
+    out = []
+    for node_id in report.order:
+        node = design.nodes[node_id]
+        shape = report.nodes[node_id].shape if node_id in report.nodes else None
+        if node.block in ("input", "output") or shape is None:
+            continue
+        if len(shape) >= 2:  # channels × (length | height × width | ...)
+            out.append(node_id)
+    return out
+
+
+def tapped_model(design: Design, state_dict: dict | None, taps) -> torch.nn.Module:
+    model = compile_design(design, taps=tuple(taps))
+    if state_dict:
+        model.load_state_dict(state_dict, strict=False)
+    return model.eval()
+
+
+@torch.no_grad()
+def activations(model, x: torch.Tensor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """(output logits [N, classes], {node id: activation [N, C, ...]}) for a tapped model."""
+    out, taps = model(x)
+    return out.float().cpu().numpy(), {k: v.float().cpu().numpy() for k, v in taps.items()}
+
+
+def first_conv_filters(design: Design, state_dict: dict) -> tuple[str, np.ndarray] | None:
+    """The first convolution's weights [K, C, kh, kw] (or [K, C, k] in 1-D), by forward order."""
+    report = analyze(design)
+    model = compile_design(design)
+    names = model.node_names
+    for node_id in report.order:
+        if design.nodes[node_id].block.startswith("conv") and node_id in names:
+            key = f"{names[node_id]}.weight"
+            weight = state_dict.get(key) if state_dict else None
+            if weight is None:
+                weight = getattr(model.get_submodule(names[node_id]), "weight", None)
+            if weight is not None:
+                return node_id, weight.detach().float().cpu().numpy()
+    return None
+
+
+def top_k(logits: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
+    """The k most probable classes of one output vector, with softmax probabilities."""
+    probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1).numpy()
+    order = np.argsort(-probs)[:k]
+    return [(classes[i] if i < len(classes) else str(i), float(probs[i])) for i in order]
+
+
+def confusion_matrix(predicted: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows are the true class, columns the predicted class."""
+    m = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(m, (np.asarray(target, dtype=np.int64), np.asarray(predicted, dtype=np.int64)), 1)
+    return m
+
+
+def shift(x: torch.Tensor, dy: int, dx: int = 0) -> torch.Tensor:
+    """Shift [N, C, H, W] (or [N, C, L] along L by ``dy``) with zeros coming in, not wrapping:
+    a real translation of the picture inside its frame."""
+    out = torch.zeros_like(x)
+    if x.ndim == 3:
+        dy, dx = 0, dy
+        src = x[..., max(0, -dx):x.shape[-1] - max(0, dx)]
+        out[..., max(0, dx):max(0, dx) + src.shape[-1]] = src
+        return out
+    h, w = x.shape[-2:]
+    src = x[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
+    out[..., max(0, dy):max(0, dy) + src.shape[-2], max(0, dx):max(0, dx) + src.shape[-1]] = src
+    return out
+
+
+@dataclass
+class EquivarianceRow:
+    node_id: str
+    name: str
+    original: np.ndarray  # the layer's map for the input (mean over channels)
+    shifted: np.ndarray  # its map for the shifted input
+    scale: float  # the layer's map size relative to the input (1/total stride)
+    error: float  # how far the shifted map is from the original map moved by shift·scale
+
+
+@torch.no_grad()
+def equivariance_probe(design: Design, state_dict: dict | None, x: torch.Tensor, dy: int, dx: int,
+                       nodes=None) -> list[EquivarianceRow]:
+    """For one input [1, C, ...]: each spatial layer's map for x and for x shifted by (dy, dx).
+
+    ``error`` is the relative difference between the map of the shifted input and the original
+    map shifted by the same amount at the layer's resolution, measured away from the borders
+    (zeros come in at the edge, which is not the network's doing). Convolutions give ~0 at
+    whole-pixel shifts; pooling and strides give a non-zero error for shifts that are not a
+    multiple of their stride: the "little invariance" of the catalog.
+    """
+    nodes = list(nodes) if nodes is not None else spatial_nodes(design)
+    model = tapped_model(design, state_dict, nodes)
+    _, a = activations(model, x)
+    _, b = activations(model, shift(x, dy, dx))
+    in_size = x.shape[-1]
+    rows = []
+    for node_id in nodes:
+        if node_id not in a or a[node_id].ndim < 3:
+            continue
+        m0, m1 = a[node_id][0].mean(axis=0), b[node_id][0].mean(axis=0)
+        scale = m0.shape[-1] / in_size
+        rows.append(EquivarianceRow(node_id, design.nodes[node_id].name, m0, m1, scale,
+                                    _shift_error(m0, m1, dy * scale, dx * scale)))
+    return rows
+
+
+def _shift_error(m0: np.ndarray, m1: np.ndarray, sy: float, sx: float) -> float:
+    """Mean |shift(m0) − m1| / mean |m1| inside the border, for the whole-pixel part of the shift
+    (a shift by a fraction of a pixel cannot be matched: that is the stride's invariance)."""
+    iy, ix = int(round(sy)), int(round(sx))
+    if m0.ndim == 1:  # 1-D layers: treat as one-row images shifted along their length
+        m0, m1, iy = m0[None], m1[None], 0
+    moved = shift(torch.as_tensor(m0)[None, None], iy, ix)[0, 0].numpy()
+    # Ignore a border as wide as the shift plus one: zeros enter there from outside the frame.
+    by, bx = abs(iy) + 1, abs(ix) + 1
+    rows = slice(by, -by) if m0.shape[0] > 2 * by else slice(None)
+    cols = slice(bx, -bx) if m0.shape[1] > 2 * bx else slice(None)
+    diff = moved[rows, cols] - m1[rows, cols]
+    return float(np.abs(diff).mean() / (np.abs(m1[rows, cols]).mean() + 1e-8))
