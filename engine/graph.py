@@ -169,11 +169,17 @@ class Design:
         self._emit(DesignEvent("node_removed", node_id, detail=node), structural=True)
         return node, removed
 
-    def restore_node(self, node: Node) -> None:
-        """Put back a node object removed earlier (undo)."""
+    def restore_node(self, node: Node, index: int | None = None) -> None:
+        """Put back a node object removed earlier (undo); ``index`` restores its place in the
+        node order (which is the tie-break of the topological order and the file's order)."""
         if node.id in self.nodes:
             raise DesignError(f"a node with id {node.id!r} already exists")
-        self.nodes[node.id] = node
+        if index is None or index >= len(self.nodes):
+            self.nodes[node.id] = node
+        else:
+            items = list(self.nodes.items())
+            items.insert(index, (node.id, node))
+            self.nodes = dict(items)
         self._emit(DesignEvent("node_added", node.id), structural=True)
 
     def check_connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in") -> None:

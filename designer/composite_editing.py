@@ -1,0 +1,183 @@
+"""Opening a composite block into its primitive blocks, closing it again, and grouping a
+selection into a new reusable block. Pure edits of a (working copy of a) design: the document
+wraps each in one undo step.
+
+The inside of a composite is the engine's own ``spec.expand(params, input_shapes)``; a group
+is the engine's ``define_from_selection``. The designer only re-wires the edges around them,
+keeping the order of edges into Concatenate/Add (that order is their input order).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from engine.blocks import ShapeProblem
+from engine.errors import DesignError
+from engine.graph import Design, Edge
+from engine.user_blocks import define_from_selection
+
+from .canvas.layout import NODE_HEIGHT, layered_layout
+
+
+@dataclass
+class OpenComposite:
+    """What is needed to fold an opened composite back: the original node and its inside."""
+
+    node_id: str
+    block: str
+    params: dict
+    pos: tuple
+    label: str
+    frozen: bool
+    inner_ids: list[str]
+    inner: dict = field(default_factory=dict)  # id -> (block, params) as expanded
+    inner_edges: frozenset = frozenset()
+    exit_id: str = ""
+
+    def is_present(self, design: Design) -> bool:
+        return any(i in design.nodes for i in self.inner_ids)
+
+    def is_unchanged(self, design: Design) -> bool:
+        if any(i not in design.nodes for i in self.inner_ids):
+            return False
+        if any((design.nodes[i].block, design.nodes[i].params) != self.inner[i] for i in self.inner_ids):
+            return False
+        ids = set(self.inner_ids)
+        edges = frozenset(e for e in design.edges if e.src in ids and e.dst in ids)
+        return edges == self.inner_edges
+
+
+def _sorted_inputs(design: Design, node_id: str) -> list[Edge]:
+    ports = [p.name for p in design.spec(design.node(node_id).block).inputs]
+    return sorted(design.incoming(node_id), key=lambda e: ports.index(e.dst_port) if e.dst_port in ports else 99)
+
+
+def _reroute_outputs(design: Design, old_src: str, new_src: str, keep=None) -> None:
+    """Move the edges leaving ``old_src`` (to nodes not in ``keep``) so they leave ``new_src``,
+    each at its old place in the edge list."""
+    keep = keep or set()
+    for e in [e for e in design.outgoing(old_src) if e.dst not in keep]:
+        port = design.spec(design.node(e.dst).block).input_port(e.dst_port)
+        if port is not None and port.multi:
+            design.connect(new_src, e.dst, "out", e.dst_port, index=design.edges.index(e))
+            design.disconnect(e)
+        else:
+            index = design.disconnect(e)
+            design.connect(new_src, e.dst, "out", e.dst_port, index=index)
+
+
+def expand(design: Design, node_id: str, report) -> OpenComposite:
+    node = design.node(node_id)
+    spec = design.spec(node.block)
+    if not spec.is_composite:
+        raise DesignError(f"{spec.title} is a primitive block; only composite blocks can be opened")
+    in_edges = _sorted_inputs(design, node_id)
+    shapes = [report.nodes[e.src].shape if e.src in report.nodes else None for e in in_edges]
+    if not in_edges or any(s is None for s in shapes):
+        raise DesignError(f"'{node.name}' cannot be opened while its input shape is unknown; "
+                          "connect it and fix the errors above it first")
+    try:
+        sub = spec.expand(node.params, shapes)
+    except ShapeProblem as e:
+        raise DesignError(f"'{node.name}' cannot be opened: {e.message}") from None
+    ids = {}
+    for local, block, params in sub.nodes:
+        ids[local] = _free_id(design, f"{node_id}.{local}")
+        design.add_node(block, params, node.pos, node_id=ids[local])
+
+    def source(name: str) -> tuple[str, str]:
+        if name.startswith("$in"):
+            edge = in_edges[int(name[3:])]
+            return edge.src, edge.src_port
+        return ids[name], "out"
+    for src, dst, port in sub.edges:
+        src_id, src_port = source(src)
+        design.connect(src_id, ids[dst], src_port, port)
+    exit_id = ids.get(sub.output)
+    if exit_id is None:
+        raise DesignError(f"'{node.name}' passes its input straight through; there is nothing to open")
+    _reroute_outputs(design, node_id, exit_id)
+    state = OpenComposite(node_id, node.block, dict(node.params), node.pos, node.label, node.frozen,
+                          list(ids.values()), exit_id=exit_id)
+    design.remove_node(node_id)
+    _make_room(design, list(ids.values()), node.pos)
+    state.inner = {i: (design.nodes[i].block, design.nodes[i].params) for i in state.inner_ids}
+    inner = set(state.inner_ids)
+    state.inner_edges = frozenset(e for e in design.edges if e.src in inner and e.dst in inner)
+    return state
+
+
+def _make_room(design: Design, new_ids: list[str], anchor) -> None:
+    """Lay the new nodes out from the old node's place and push everything below down."""
+    positions = layered_layout(design, new_ids)
+    height = max(p[1] for p in positions.values()) - min(p[1] for p in positions.values())
+    for node_id, pos in positions.items():
+        design.move(node_id, pos)
+    new = set(new_ids)
+    for other in design.nodes.values():
+        if other.id not in new and other.pos[1] > anchor[1] + 1:
+            design.move(other.id, (other.pos[0], other.pos[1] + height))
+
+
+def collapse(design: Design, state: OpenComposite) -> str:
+    ids = [i for i in state.inner_ids if i in design.nodes]
+    if state.is_unchanged(design):
+        return _replace_by_node(design, ids, state.block, state.params, state.node_id, state.pos,
+                                state.label, state.frozen, exit_id=state.exit_id)
+    title = f"{design.spec(state.block).title} (edited)"
+    return group(design, ids, title, node_id=state.node_id, pos=state.pos)
+
+
+def group(design: Design, node_ids, title: str, node_id: str | None = None, pos=None) -> str:
+    ids = [n for n in design.nodes if n in set(node_ids)]
+    key = _free_key(design, title)
+    definition = define_from_selection(design, ids, key, title)
+    design.add_composite(definition)
+    if pos is None:
+        xs = [design.nodes[i].pos[0] for i in ids]
+        ys = [design.nodes[i].pos[1] for i in ids]
+        pos = (min(xs), min(ys))
+    return _replace_by_node(design, ids, key, {}, node_id, pos)
+
+
+def _replace_by_node(design: Design, ids, block: str, params: dict, node_id, pos, label="", frozen=False,
+                     exit_id: str | None = None) -> str:
+    inside = set(ids)
+    entering = [e for e in design.edges if e.dst in inside and e.src not in inside]
+    sources: list[tuple[str, str]] = []
+    for e in entering:
+        if (e.src, e.src_port) not in sources:
+            sources.append((e.src, e.src_port))
+    leaving = {e.src for e in design.edges if e.src in inside and e.dst not in inside}
+    if exit_id is None or exit_id not in leaving:
+        if len(leaving) != 1:
+            raise DesignError(f"a block has one output, but {len(leaving)} of these nodes feed the rest "
+                              "of the network")
+        exit_id = next(iter(leaving))
+    ports = design.spec(block).inputs
+    if len(sources) != len(ports):
+        raise DesignError(f"the block takes {len(ports)} input(s) but {len(sources)} sources feed these nodes")
+    if node_id is None or node_id in design.nodes:
+        node_id = design.new_id(block)
+    new = design.add_node(block, params, pos, node_id=node_id, label=label, frozen=frozen)
+    for (src, src_port), port in zip(sources, ports):
+        design.connect(src, new.id, src_port, port.name)
+    _reroute_outputs(design, exit_id, new.id, keep=inside)
+    for i in ids:
+        design.remove_node(i)
+    return new.id
+
+
+def _free_id(design: Design, wanted: str) -> str:
+    candidate, n = wanted[:90], 2
+    while candidate in design.nodes:
+        candidate, n = f"{wanted[:90]}_{n}", n + 1
+    return candidate
+
+
+def _free_key(design: Design, title: str) -> str:
+    base = "user:" + (re.sub(r"[^0-9a-z]+", "_", title.lower()).strip("_") or "block")[:60]
+    key, n = base, 2
+    while key in design.composites:
+        key, n = f"{base}_{n}", n + 1
+    return key
