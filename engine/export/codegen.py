@@ -1,0 +1,390 @@
+"""Design → one readable, standalone PyTorch file.
+
+The file defines the network as an ``nn.Module`` written the way a person would: one attribute
+per layer (named like the compiled model's submodules, so the exported ``state_dict`` loads
+as it is), sums and concatenations written inline in ``forward``, and every composite block
+(residual, inception, user-defined) as its own small class. It imports torch only.
+
+Composite classes are generated from their expansions: instances with the same inside share
+one class, and a constructor argument is made for every value that differs between them,
+named after the block's own parameter when the values match (``ResidualBasic(64, out_channels=128,
+stride=2)``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from ..analysis import analyze
+from ..blocks.base import SubGraph
+from ..compile import _ancestors, _class_name, _ordered_inputs, module_name
+from ..errors import CompileError
+from ..graph import Design
+from .render import CUSTOM_CLASSES, Expr, constructor_args, custom_sources, literal, render_call
+
+INLINE = {"add", "concat", "identity", "output"}  # no weights: written directly in forward
+_CHANNEL_ARGS = {"in_channels", "out_channels", "num_features", "num_channels", "c_in", "c_out",
+                 "in_features", "out_features", "num_parameters"}
+_INPUT_ARGS = {"in_channels", "c_in", "in_features"}
+
+
+class CodegenError(CompileError):
+    pass
+
+
+@dataclass
+class Step:
+    """One line of forward: ``name`` is the attribute (or value) name, ``kind`` 'module' or an
+    inline operation, ``inputs`` the names of the values it reads."""
+
+    name: str
+    kind: str
+    inputs: list[str]
+    softmax: bool = False
+
+
+@dataclass
+class Instance:
+    args: dict[str, list]  # local id -> constructor_args of a module, or nested Instance call
+    candidates: dict[str, object]  # parameter name -> value (in_channels, the block's params)
+
+
+@dataclass
+class CompositeClass:
+    key: str
+    name: str
+    steps: list[Step]
+    members: dict[str, object]  # local id -> built module, or nested CompositeClass
+    output: str
+    spec_params: list[str]
+    reads_input: set[str] = field(default_factory=set)  # local ids fed by the block's input
+    instances: list[Instance] = field(default_factory=list)
+    arguments: dict[tuple[str, str], str] = field(default_factory=dict)  # (local, arg) -> parameter
+    signature: list[str] = field(default_factory=list)
+
+
+class Generator:
+    def __init__(self, design: Design):
+        self.design = design
+        self.classes: dict[tuple, CompositeClass] = {}
+        self.custom: set[type] = set()
+
+    # -- collection ---------------------------------------------------------------------
+    def member(self, key: str, params: dict, in_shapes: list, where: str):
+        """A built module, or (CompositeClass, Instance) for a composite block."""
+        spec = self.design.spec(key)
+        if key == "opaque":
+            raise CodegenError(f"'{where}' is an opaque imported layer ({params.get('type')}); it has no "
+                               "code to export — replace it with catalog blocks first")
+        if spec.expand is None:
+            module = spec.build(params, in_shapes)
+            if type(module) in CUSTOM_CLASSES:
+                self.custom.add(type(module))
+            return module
+        sub: SubGraph = spec.expand(params, in_shapes)
+        shapes = {f"$in{i}": s for i, s in enumerate(in_shapes)}
+        incoming: dict[str, list[str]] = {}
+        for src, dst, _port in sub.edges:
+            incoming.setdefault(dst, []).append(src)
+        members, steps, args = {}, [], {}
+        for local, child_key, p in sub.nodes:
+            child_spec = self.design.spec(child_key)
+            p = child_spec.validate_params(p)
+            ins = [shapes[s] for s in incoming.get(local, [])]
+            shapes[local] = child_spec.infer(p, ins).shape
+            inputs = [s if not s.startswith("$in") else f"x{s[3:]}" for s in incoming.get(local, [])]
+            if child_key in INLINE:
+                steps.append(Step(local, child_key, inputs, p.get("softmax", False)))
+                continue
+            members[local] = self.member(child_key, p, ins, f"{where}.{local}")
+            steps.append(Step(local, "module", inputs))
+            m = members[local]
+            args[local] = m if isinstance(m, tuple) else constructor_args(m)
+        signature = tuple((s.name, s.kind, tuple(s.inputs), _kind_of(members.get(s.name))) for s in steps)
+        group = self.classes.get((key, signature))
+        if group is None:
+            name = self._class_name(spec.title, key, members)
+            group = self.classes[(key, signature)] = CompositeClass(
+                key, name, steps, {k: (v[0] if isinstance(v, tuple) else v) for k, v in members.items()},
+                sub.output, [p.name for p in spec.params],
+                {dst for src, dst, _ in sub.edges if src.startswith("$in")})
+        candidates = {"in_channels": in_shapes[0][0]} if in_shapes and in_shapes[0] else {}
+        candidates.update({k: v for k, v in params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        instance = Instance(args, candidates)
+        group.instances.append(instance)
+        return group, instance
+
+    def _class_name(self, title: str, key: str, members) -> str:
+        base = _camel(key) if not key.startswith("user:") else _camel(title)
+        taken = {c.name for c in self.classes.values()}
+        earlier = [c for c in self.classes.values() if c.key == key]
+        name = base
+        if earlier:
+            extra = sorted(set(members) - set(earlier[0].members))
+            prefix = re.sub(r"_?\d+$", "", extra[0]) if extra else ""
+            name = base + ("With" + _camel(prefix) if prefix else "")
+        candidate, i = name, 2
+        while candidate in taken:
+            candidate, i = f"{name}{i}", i + 1
+        return candidate
+
+    # -- constructor arguments of composite classes --------------------------------------
+    def resolve_arguments(self, cls: CompositeClass) -> None:
+        used: list[str] = []
+        extras: list[str] = []
+        for local, first in cls.instances[0].args.items():
+            if isinstance(first, tuple):  # a composite inside: its call's arguments
+                inner_cls = first[0]
+                positions = [(n, [self._value_of(inner_cls, inst.args[local][1], n) for inst in cls.instances], None)
+                             for n in inner_cls.signature]
+            else:
+                positions = [(arg, [inst.args[local][index][1] for inst in cls.instances], default)
+                             for index, (arg, _v, _r, default) in enumerate(first)]
+            for arg, vector, *default in positions:
+                if all(v == vector[0] for v in vector) and default and default[0] is not None \
+                        and vector[0] == default[0]:
+                    continue  # the same default everywhere: a literal (left out of the call)
+                choice = self._match(arg, vector, cls.instances, local in cls.reads_input)
+                if choice is None and any(v != vector[0] for v in vector):
+                    choice = f"{local}_{arg}"
+                    extras.append(choice)
+                if choice is not None:
+                    cls.arguments[(local, arg)] = choice
+                    if choice not in used:
+                        used.append(choice)
+        order = ["in_channels"] + extras + cls.spec_params
+        cls.signature = [n for n in order if n in used]
+
+    @staticmethod
+    def _match(arg: str, vector: list, instances: list[Instance], reads_input: bool) -> str | None:
+        names = list(instances[0].candidates)
+        if arg in _INPUT_ARGS and reads_input:
+            preferred = ["in_channels"]
+        elif arg in _CHANNEL_ARGS or arg in _INPUT_ARGS:
+            preferred = ([] if arg in _INPUT_ARGS else [arg]) + [n for n in names if n not in ("in_channels", "stride")] + ["in_channels"]
+        else:
+            preferred = [arg]
+        for name in preferred:
+            if name in names and [inst.candidates.get(name) for inst in instances] == vector:
+                return name
+        return None
+
+    def call(self, cls: CompositeClass, instance: Instance, values: dict | None = None) -> str:
+        """``ResidualBasic(64, out_channels=128, stride=2)`` for one instance; ``values`` maps
+        names to expressions when the call is itself inside a composite class."""
+        parts = []
+        for name in cls.signature:
+            value = self._value_of(cls, instance, name)
+            text = values.get(name, literal(value)) if values else literal(value)
+            parts.append(text if name == "in_channels" or name not in cls.spec_params else f"{name}={text}")
+        return f"{cls.name}({', '.join(parts)})"
+
+    @staticmethod
+    def _value_of(cls, instance, name):
+        if name in instance.candidates and name in cls.spec_params + ["in_channels"]:
+            return instance.candidates[name]
+        local, arg = next(k for k, v in cls.arguments.items() if v == name)
+        member = instance.args[local]
+        if isinstance(member, tuple):
+            return Generator._value_of(member[0], member[1], arg)
+        return next(a[1] for a in member if a[0] == arg)
+
+    # -- writing --------------------------------------------------------------------------
+    def class_source(self, cls: CompositeClass) -> str:
+        lines = [f"class {cls.name}(nn.Module):"]
+        doc = self.design.spec(cls.key).doc or self.design.spec(cls.key).title
+        lines.append(f'    """{doc.split(". ")[0].rstrip(".")}."""')
+        lines += ["", f"    def __init__(self{''.join(', ' + n for n in cls.signature)}):", "        super().__init__()"]
+        instance = cls.instances[0]
+        for local, member in cls.members.items():
+            if isinstance(member, CompositeClass):
+                inner = instance.args[local][1]
+                names = {n: cls.arguments[(local, n)] for n in member.signature if (local, n) in cls.arguments}
+                lines.append(f"        self.{local} = {self.call(member, inner, names)}")
+                continue
+            args = [(a, Expr(cls.arguments[(local, a)]) if (local, a) in cls.arguments else v, r, d)
+                    for a, v, r, d in instance.args[local]]
+            lines.append(f"        self.{local} = {render_call(member, args)}")
+        lines += ["", *forward_source(cls.steps, cls.output, ["x" + str(i) for i in range(_arity(cls.steps))])]
+        return "\n".join(lines)
+
+
+
+def _camel(text: str) -> str:
+    return "".join(w.capitalize() for w in re.split(r"[\W_]+", text) if w) or "Block"
+
+
+def _kind_of(member) -> str:
+    if member is None:
+        return ""
+    if isinstance(member, tuple):
+        return "class:" + member[0].name
+    return type(member).__name__
+
+
+def _arity(steps: list[Step]) -> int:
+    used = {int(i[1:]) for s in steps for i in s.inputs if re.fullmatch(r"x\d+", i)}
+    return max(used, default=0) + 1
+
+
+def forward_source(steps: list[Step], output, inputs: list[str], indent: str = "    ") -> list[str]:
+    """The body of ``forward``. A chain of layers reuses its variable (``x = self.conv1(x)``); a
+    value still needed later (a shortcut, a branch point) keeps it, and the next chain gets
+    ``out`` or a name of its own, as torchvision writes residual blocks."""
+    outputs = output if isinstance(output, list) else [output]
+    pending: dict[str, int] = {}
+    for s in steps:
+        for i in s.inputs:
+            pending[i] = pending.get(i, 0) + 1
+    for o in outputs:
+        pending[o] = pending.get(o, 0) + 1
+    var = {name: ("x" if len(inputs) == 1 else name) for name in inputs}
+    lines = [f"{indent}def forward(self, {', '.join(var[i] for i in inputs)}):"]
+    for s in steps:
+        args = [var[i] for i in s.inputs]
+        for i in s.inputs:
+            pending[i] -= 1
+        live = {var[n] for n, count in pending.items() if count > 0 and n in var}
+        if s.kind in ("identity", "output"):
+            var[s.name] = args[0]
+            if s.softmax:
+                lines.append(f"{indent * 2}if not self.training:  # probabilities at inference; training sees logits")
+                lines.append(f"{indent * 3}{args[0]} = torch.softmax({args[0]}, dim=1)")
+            continue
+        if s.kind == "module":
+            expr = f"self.{s.name}({', '.join(args)})"
+        elif s.kind == "add":
+            expr = " + ".join(args)
+        else:
+            expr = f"torch.cat([{', '.join(args)}], dim=1)"
+        if len(args) == 1 and args[0] not in live:
+            target = args[0]
+        elif "out" not in live:
+            target = "out"
+        else:
+            target = _var_name(re.sub(r"_conv$", "", s.name))
+        var[s.name] = target
+        lines.append(f"{indent * 2}{target} = {expr}")
+    lines.append(f"{indent * 2}return {', '.join(var[o] for o in outputs)}")
+    return lines
+
+
+def python_source(design: Design, weights_file: str | None = None, standalone: bool = True) -> tuple[str, str]:
+    """``(source, class name)`` of the standalone module file for ``design``. Without
+    ``standalone`` the module docstring and the ``__main__`` block are left out (the training
+    script embeds the rest)."""
+    report = analyze(design)
+    if not report.valid:
+        raise CodegenError("the design has errors:\n" + "\n".join(f"  {d}" for d in report.errors), report.errors)
+    outputs = [n.id for n in design.output_nodes()]
+    if not outputs:
+        raise CodegenError("the design has no Output block; add one after the last layer")
+    gen = Generator(design)
+    needed = _ancestors(design, outputs)
+    taken: set[str] = set()
+    names: dict[str, str] = {}
+    steps: list[Step] = []
+    members: list[tuple[str, object, bool]] = []
+    inputs: list[str] = []
+    for node_id in report.order:
+        if node_id not in needed:
+            continue
+        node = design.nodes[node_id]
+        name = names[node_id] = module_name(node.name, taken)
+        if node.block == "input":
+            inputs.append(name)
+            continue
+        spec = design.spec(node.block)
+        srcs = [names[e.src] for e in _ordered_inputs(design, spec, node_id)]
+        if node.block in INLINE:
+            steps.append(Step(name, node.block, srcs, node.params.get("softmax", False)))
+            continue
+        members.append((name, gen.member(node.block, node.params, report.nodes[node_id].input_shapes, node.name),
+                        node.frozen))
+        steps.append(Step(name, "module", srcs))
+    for cls in _dependency_order(gen.classes.values()):
+        gen.resolve_arguments(cls)
+    class_name = _class_name(design.name or "Network")
+    body = [f"class {class_name}(nn.Module):", f'    """{design.name}."""' if design.name else "", "",
+            "    def __init__(self):", "        super().__init__()"]
+    for name, member, frozen in members:
+        text = gen.call(*member) if isinstance(member, tuple) else render_call(member)
+        body.append(f"        self.{name} = {text}")
+        if frozen:
+            body.append(f"        self.{name}.requires_grad_(False)  # frozen in the design")
+    body += ["", *forward_source(steps, [names[o] for o in outputs] if len(outputs) > 1 else names[outputs[0]], inputs)]
+    shapes = [tuple(design.nodes[i].params["shape"]) for i in report.order if design.nodes[i].block == "input"
+              and i in needed]
+    header = _header(design, class_name, weights_file, shapes)
+    footer = _footer(class_name, len(shapes))
+    if not standalone:
+        header = header[header.index("import torch"):]
+        footer = footer[:footer.index('if __name__ == "__main__":')]
+    parts = [header, custom_sources(gen.custom)]
+    parts += [gen.class_source(c) + "\n" for c in _dependency_order(gen.classes.values())]
+    parts += ["\n".join(line for line in body if line is not None) + "\n", footer]
+    return "\n\n".join(p.rstrip("\n") + "\n" for p in parts if p), class_name
+
+
+def _dependency_order(classes) -> list[CompositeClass]:
+    done: list[CompositeClass] = []
+
+    def visit(c):
+        for m in c.members.values():
+            if isinstance(m, CompositeClass):
+                visit(m)
+        if c not in done:
+            done.append(c)
+    for c in classes:
+        visit(c)
+    return done
+
+
+def _header(design: Design, class_name: str, weights_file: str | None, shapes) -> str:
+    weights = weights_file or "weights.pt"
+    example = ", ".join(f"torch.randn(1, {', '.join(map(str, s))})" for s in shapes)
+    return f'''"""{design.name}: a PyTorch model exported by Network Designer.
+
+Standalone: this file needs only PyTorch.
+
+    model = {class_name}()
+    load_weights(model, "{weights}")
+    model.eval()
+    prediction = model({example})
+"""
+import torch
+from torch import nn
+
+INPUT_SHAPES = {[tuple(s) for s in shapes]!r}
+NUM_CLASSES = {design.num_classes!r}
+'''
+
+
+def _footer(class_name: str, n_inputs: int) -> str:
+    return f'''def load_weights(model: nn.Module, path) -> nn.Module:
+    """Load exported weights: a state_dict in a .pt file (read with weights_only=True, so no code
+    in the file can run) or a .safetensors file (needs the safetensors package)."""
+    if str(path).endswith(".safetensors"):
+        from safetensors.torch import load_file
+        state = load_file(str(path))
+    else:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state.get("model"), dict):  # a training checkpoint
+            state = state["model"]
+    model.load_state_dict(state)
+    return model
+
+
+def build(weights=None) -> {class_name}:
+    """The network, with the exported weights when a path is given."""
+    model = {class_name}()
+    return load_weights(model, weights) if weights else model
+
+
+if __name__ == "__main__":
+    import sys
+    model = build(sys.argv[1] if len(sys.argv) > 1 else None).eval()
+    with torch.no_grad():
+        out = model(*(torch.randn(2, *shape) for shape in INPUT_SHAPES))
+    print("output shape:", tuple(out.shape) if isinstance(out, torch.Tensor) else [tuple(o.shape) for o in out])
+'''

@@ -1,0 +1,187 @@
+"""Weights on disk, read without ever running code from the file.
+
+Safetensors is the default format: a JSON header and raw tensor bytes, nothing executable; the
+design travels in its metadata. ``.pt`` files are read with ``torch.load(weights_only=True)``,
+which only rebuilds tensors and plain containers; a file that needs anything else (a pickle
+that would import and call functions) is refused, never opened the unsafe way.
+"""
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import struct
+from pathlib import Path
+
+import torch
+
+from ..errors import DesignFileError, EngineError
+from ..graph import Design
+from ..persistence import atomic_write_bytes, dumps, load, loads
+
+METADATA_FORMAT = "network-designer-weights"
+WEIGHT_NAMES = ("weights.safetensors", "checkpoints/best.pt", "checkpoints/last.pt", "weights.pt")
+
+
+class WeightsFileError(EngineError):
+    """A weights file that cannot be used; the message says why and what to do."""
+
+
+def save_safetensors(state_dict: dict, path, design: Design | None = None) -> Path:
+    from safetensors.torch import save
+    metadata = {"format": METADATA_FORMAT}
+    if design is not None:
+        metadata["design"] = dumps(design)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
+    atomic_write_bytes(Path(path), save(tensors, metadata=metadata))
+    return Path(path)
+
+
+def save_pt(state_dict: dict, path) -> Path:
+    """A plain ``state_dict`` (tensors only), loadable with ``weights_only=True``."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().to("cpu").clone() for k, v in state_dict.items()}, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue())
+    return Path(path)
+
+
+def _check_safetensors_layout(path: Path) -> dict:
+    """Read the header ourselves first, so a cut-off or foreign file gets a precise message."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        head = f.read(8)
+        if len(head) < 8:
+            raise WeightsFileError(f"{path.name} is {size} bytes: too short to be a safetensors file "
+                                   "(it is empty or was cut off while copying)")
+        (header_len,) = struct.unpack("<Q", head)
+        if header_len > min(size - 8, 100_000_000):
+            raise WeightsFileError(f"{path.name} is truncated or not a safetensors file: its header claims "
+                                   f"{header_len:,} bytes but the file has {size - 8:,} after the length field")
+        try:
+            header = json.loads(f.read(header_len))
+        except (ValueError, UnicodeDecodeError):
+            raise WeightsFileError(f"{path.name} is not a safetensors file (its header is not JSON)") from None
+    if not isinstance(header, dict):
+        raise WeightsFileError(f"{path.name} is not a safetensors file (unexpected header)")
+    end = max((v["data_offsets"][1] for k, v in header.items()
+               if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v), default=0)
+    have = size - 8 - header_len
+    if have < end:
+        raise WeightsFileError(f"{path.name} is truncated: its header describes {end:,} bytes of tensor data "
+                               f"but only {have:,} are present; copy or export the file again")
+    return header.get("__metadata__") or {}
+
+
+def read_safetensors(path) -> tuple[dict, dict]:
+    """``(state_dict, metadata)``; raises WeightsFileError with the reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path} does not exist")
+    metadata = _check_safetensors_layout(path)
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+    try:
+        return load_file(str(path)), metadata
+    except (SafetensorError, OSError, ValueError) as e:
+        raise WeightsFileError(f"{path.name} is not a readable safetensors file: {e}") from None
+
+
+def read_pt(path) -> dict:
+    """A state_dict from a ``.pt`` file, with ``weights_only=True`` only. A training checkpoint
+    (a dict with a ``model`` or ``state_dict`` entry) gives that entry."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsFileError(f"{path} does not exist")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        reason = str(e).splitlines()
+        detail = next((line.strip() for line in reason if "GLOBAL" in line or "Unsupported" in line), "")
+        raise WeightsFileError(
+            f"refused to load {path.name}: it is not plain weights. Reading it would need arbitrary "
+            "unpickling, which can run any code the file contains (torch.load was called with "
+            f"weights_only=True and stopped{': ' + detail if detail else ''}). Export weights as "
+            "safetensors or as a state_dict of tensors; only load pickles you created yourself.") from None
+    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as e:
+        raise WeightsFileError(f"{path.name} is not a readable PyTorch weights file: {e}") from None
+    if isinstance(data, dict):
+        for key in ("model", "state_dict"):
+            if isinstance(data.get(key), dict):
+                data = data[key]
+                break
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise WeightsFileError(f"{path.name} holds a {type(data).__name__}, not a state_dict of tensors")
+    return data
+
+
+def read_weights(path) -> tuple[dict, Design | None]:
+    """Any weights file: ``(state_dict, design embedded in it or None)``."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        state, metadata = read_safetensors(path)
+        design = None
+        if "design" in metadata:
+            try:
+                design = loads(metadata["design"])
+            except DesignFileError as e:
+                raise WeightsFileError(f"{path.name}: the design in its metadata cannot be read: {e}") from None
+        return state, design
+    return read_pt(path), None
+
+
+def _design_beside(path: Path) -> Design | None:
+    for candidate in (path.with_suffix(".design.json"), path.with_suffix(".json"), path.parent / "design.json",
+                      path.parent.parent / "design.json"):
+        if candidate.is_file() and candidate != path:
+            try:
+                return load(candidate)
+            except DesignFileError as e:
+                raise WeightsFileError(f"{candidate}: {e}") from None
+    return None
+
+
+def load_bundle(path, design: Design | None = None) -> tuple[Design, dict]:
+    """``(design, state_dict)`` from a bundle or run folder, a ``.safetensors`` file with the design
+    in its metadata, or a ``.pt`` with ``design.json`` beside it (or ``design`` given)."""
+    path = Path(path)
+    if path.is_dir():
+        weights = next((path / n for n in WEIGHT_NAMES if (path / n).is_file()), None)
+        weights = weights or next(iter(sorted(path.glob("*.safetensors"))), None)
+        if weights is None:
+            raise WeightsFileError(f"{path} holds no weights (looked for {', '.join(WEIGHT_NAMES)})")
+        if design is None and (path / "design.json").is_file():
+            try:
+                design = load(path / "design.json")
+            except DesignFileError as e:
+                raise WeightsFileError(f"{path / 'design.json'}: {e}") from None
+        path = weights
+    if not path.exists():
+        raise WeightsFileError(f"{path} does not exist")
+    state, embedded = read_weights(path)
+    design = design or embedded or _design_beside(path)
+    if design is None:
+        raise WeightsFileError(f"{path.name} has weights but no design: put the design file beside it "
+                               "(design.json) or pass it explicitly")
+    check_state_dict(design, state)
+    return design, state
+
+
+def check_state_dict(design: Design, state: dict) -> None:
+    """Raise WeightsFileError unless ``state`` fits the compiled design exactly."""
+    from ..compile import compile_design
+    expected = compile_design(design).state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    wrong = [f"{k}: file {tuple(state[k].shape)}, design {tuple(v.shape)}" for k, v in expected.items()
+             if k in state and tuple(state[k].shape) != tuple(v.shape)]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} ({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''})")
+    if unexpected:
+        problems.append(f"unexpected {len(unexpected)} ({', '.join(unexpected[:5])}"
+                        f"{', …' if len(unexpected) > 5 else ''})")
+    if wrong:
+        problems.append("shape differs: " + "; ".join(wrong[:5]))
+    if problems:
+        raise WeightsFileError("the weights do not fit the design: " + "; ".join(problems)
+                               + ". Were they saved from another version of the design?")
