@@ -26,6 +26,7 @@ FORMAT = "network-designer"
 VERSION = 1
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_NODES = 20_000
+MAX_EXPANDED_NODES = 100_000
 
 
 def to_dict(design: Design) -> dict:
@@ -117,6 +118,8 @@ def loads(text: str) -> Design:
         raise DesignFileError(f"not valid JSON: {e.msg}", f"line {e.lineno}, column {e.colno}") from None
     except RecursionError:
         raise DesignFileError("the JSON is nested too deeply") from None
+    except ValueError as e:  # e.g. an integer literal of more than 4300 digits
+        raise DesignFileError(f"not a usable JSON value: {str(e)[:120]}") from None
     return from_dict(data)
 
 
@@ -126,7 +129,7 @@ def from_dict(data) -> Design:
         return _from_dict(data)
     except DesignFileError:
         raise
-    except (EngineError, ValueError, TypeError, KeyError, AttributeError, RecursionError) as e:
+    except (EngineError, ValueError, TypeError, LookupError, AttributeError, ArithmeticError, RecursionError) as e:
         # A defect the checks above did not name precisely; still one clear error.
         raise DesignFileError(f"the design is inconsistent: {e}") from None
 
@@ -152,6 +155,7 @@ def _from_dict(data) -> Design:
     notes = meta.get("notes", "")
     _expect(notes, str, "design.notes", "a text")
     design = Design(name[:200], classes, notes)
+    sizes: dict[str, int] = {}  # user block key -> number of primitive layers it expands to
     for i, comp in enumerate(_list(data, "composites")):
         where = f"composites[{i}]"
         _expect(comp, dict, where, "an object")
@@ -159,10 +163,18 @@ def _from_dict(data) -> Design:
         if not isinstance(key, str) or not key.startswith("user:") or len(key) > 100:
             raise DesignFileError("key must be a text starting with 'user:'", f"{where}.key")
         _expect(title, str, f"{where}.title", "a text")
+        doc = comp.get("doc", "")
+        _expect(doc, str, f"{where}.doc", "a text")
         inner = Design(title)
         inner.composites = dict(design.composites)  # may use the ones defined before it
         _fill(inner, comp, where)
-        design.composites[key] = CompositeDefinition(key, title, inner, str(comp.get("doc", "")))
+        sizes[key] = sum(sizes.get(n.block, 1) for n in inner.nodes.values())
+        if sizes[key] > MAX_EXPANDED_NODES:
+            # Blocks nested in blocks multiply: 40 levels of "two of the previous one" would
+            # make the analysis evaluate 2**40 layers. Refuse such a file up front.
+            raise DesignFileError(f"this block expands to {sizes[key]:,} layers; at most "
+                                  f"{MAX_EXPANDED_NODES:,} are supported", f"{where}.nodes")
+        design.composites[key] = CompositeDefinition(key, title, inner, doc)
     _fill(design, data, "")
     return design
 
@@ -177,6 +189,8 @@ def _fill(design: Design, data: dict, where: str) -> None:
         node_id, block = raw.get("id"), raw.get("block")
         _expect(node_id, str, f"{loc}.id", "a text")
         _expect(block, str, f"{loc}.block", "a text")
+        if len(block) > 100:
+            raise DesignFileError("is not a block type (too long)", f"{loc}.block")
         params = raw.get("params", {})
         _expect(params, dict, f"{loc}.params", "an object")
         pos = raw.get("pos", [0, 0])
@@ -190,6 +204,7 @@ def _fill(design: Design, data: dict, where: str) -> None:
         if node_id in design.nodes:
             raise DesignFileError(f"duplicate node id {node_id!r}", f"{loc}.id")
         try:
+            _check_params(design, block, params, f"{loc}.params")
             design.add_node(block, params, pos, node_id=node_id, label=label[:200], frozen=frozen)
         except DesignError as e:
             raise DesignFileError(str(e), loc) from None
@@ -207,6 +222,20 @@ def _fill(design: Design, data: dict, where: str) -> None:
             design.connect(src, dst, sp, dp)
         except DesignError as e:
             raise DesignFileError(str(e), loc) from None
+
+
+def _check_params(design: Design, block: str, params: dict, where: str) -> None:
+    """Check each parameter on its own, so the error names it (``nodes[3].params.kernel``)."""
+    spec = design.spec(block)
+    for name, value in params.items():
+        param = spec.param_index.get(name)
+        if param is None:
+            raise DesignFileError(f"{spec.title} has no parameter {name!r}; it takes "
+                                  f"{', '.join(spec.param_index) or 'none'}", f"{where}.{name}"[:200])
+        try:
+            param.coerce(value)
+        except DesignError as e:
+            raise DesignFileError(str(e), f"{where}.{name}") from None
 
 
 def migrate(data: dict, version: int) -> dict:
@@ -228,3 +257,8 @@ def _at(where: str, key: str) -> str:
 def _expect(value, kind, where: str, what: str) -> None:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise DesignFileError(f"must be {what}, found {type(value).__name__}", where or "file")
+    if kind is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800"): the file could not be saved again
+            raise DesignFileError("contains an invalid character (a lone UTF-16 surrogate)", where) from None

@@ -85,8 +85,8 @@ class Param:
         if kind == "int":
             return self._check_range(_as_int(self.name, value))
         if kind == "float":
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ParameterError(f"{self.name} must be a finite number, got {value!r}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value):
+                raise ParameterError(f"{self.name} must be a finite number, got {_short(value)}")
             return self._check_range(float(value))
         if kind == "choice":
             if value not in self.choices:
@@ -113,15 +113,27 @@ class Param:
 
     def _check_range(self, v):
         if self.min is not None and v < self.min:
-            raise ParameterError(f"{self.name} = {v} is below its minimum {self.min:g}")
+            raise ParameterError(f"{self.name} = {_short(v)} is below its minimum {self.min:g}")
         if self.max is not None and v > self.max:
-            raise ParameterError(f"{self.name} = {v} is above its maximum {self.max:g}")
+            raise ParameterError(f"{self.name} = {_short(v)} is above its maximum {self.max:g}")
         return v
 
 
+def _finite(value) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int beyond float range (a hostile file's 10**400)
+        return False
+
+
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _as_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
-        raise ParameterError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _finite(value) or value != int(value):
+        raise ParameterError(f"{name} must be a whole number, got {_short(value)}")
     return int(value)
 
 
