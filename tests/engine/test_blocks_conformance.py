@@ -133,7 +133,8 @@ def case_ids():
 
 
 def test_every_block_is_covered():
-    catalog_keys = {spec.key for spec in blocks.catalog()}
+    # The opaque block (imported layers) has no torch builder by design; see test_import_module.py.
+    catalog_keys = {spec.key for spec in blocks.catalog()} - {"opaque"}
     missing = catalog_keys - set(CASES)
     assert not missing, f"blocks without conformance cases: {sorted(missing)}"
     assert not set(CASES) - catalog_keys, "cases for blocks that no longer exist"
