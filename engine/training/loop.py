@@ -1,0 +1,150 @@
+"""Helpers of the training loop: batching onto the device, on-device metric sums, validation
+and feature-map sampling."""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+import torch
+
+from ..blocks.modules import ClassifierOutput
+from ..data import fetch
+from . import events
+
+
+class Batcher:
+    """Batches of a dataset in a given order, moved to the device. In-memory sets are sliced
+    by index; other sets are decoded sample by sample in this thread (like a DataLoader with
+    ``num_workers=0``: a GUI process must not fork), leaving out files that fail to decode.
+    A last batch of a single sample is dropped: batch norm cannot train on one sample."""
+
+    def __init__(self, dataset, batch_size, device, mean=None, std=None, channels_last=False):
+        self.dataset, self.batch_size, self.device = dataset, batch_size, device
+        self.channels_last = channels_last
+        self.mean = self.std = None
+        if mean is not None:
+            self.mean = torch.tensor(mean, dtype=torch.float32, device=device)
+            self.std = torch.tensor(std, dtype=torch.float32, device=device)
+
+    def batches_per_epoch(self, batch_size=None) -> int:
+        n, bs = len(self.dataset), batch_size or self.batch_size
+        return max(1, n // bs if n % bs == 1 and n > bs else math.ceil(n / bs))
+
+    def batches(self, order=None, first=0, batch_size=None):
+        bs = batch_size or self.batch_size
+        n = len(self.dataset)
+        order = torch.arange(n) if order is None else order
+        for b in range(first, self.batches_per_epoch(bs)):
+            index = order[b * bs:(b + 1) * bs]
+            x, y = fetch(self.dataset, index)
+            if len(y) == 0:
+                continue
+            yield b, (x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True))
+
+    def normalize(self, x: torch.Tensor) -> torch.Tensor:
+        if self.mean is not None:
+            shape = (1, -1) + (1,) * (x.dim() - 2)
+            x = (x - self.mean.view(shape)) / self.std.view(shape)
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+
+class Meter:
+    """Sums of loss and correct predictions kept on the device; ``read`` syncs once."""
+
+    def __init__(self, device, state: dict | None = None):
+        self.loss = torch.zeros((), device=device)
+        self.correct = torch.zeros((), device=device)
+        self.count = 0
+        self.started = time.perf_counter()
+        self.carried_seconds = 0.0
+        if state:
+            self.loss += state["loss_sum"]
+            self.correct += state["correct"]
+            self.count = int(state["count"])
+            self.carried_seconds = float(state["seconds"])
+
+    def add(self, loss, out, y, num_outputs) -> None:
+        n = len(y)
+        self.loss += loss * n
+        self.correct += (predictions(out, num_outputs) == y).sum()
+        self.count += n
+
+    def read(self) -> tuple[float, float]:
+        loss, correct = torch.stack([self.loss, self.correct.float()]).tolist()
+        count = max(1, self.count)
+        return loss / count, correct / count
+
+    @property
+    def seconds(self) -> float:
+        return self.carried_seconds + time.perf_counter() - self.started
+
+    def state(self) -> dict:
+        loss, correct = torch.stack([self.loss, self.correct.float()]).tolist()
+        return {"loss_sum": loss, "correct": correct, "count": self.count, "seconds": self.seconds}
+
+
+def predictions(out: torch.Tensor, num_outputs: int) -> torch.Tensor:
+    return (out[:, 0] > 0).long() if num_outputs == 1 else out.argmax(1)
+
+
+def set_train_mode(model, frozen_modules) -> None:
+    """Training mode, except frozen nodes: their batch-norm statistics must not move either."""
+    model.train()
+    for name in frozen_modules:
+        getattr(model, name).eval()
+
+
+def set_eval_mode(model) -> None:
+    """Evaluation mode, but the Output block keeps giving logits (a softmax Output returns
+    probabilities in eval mode, which the losses do not expect)."""
+    model.eval()
+    for m in model.modules():
+        if isinstance(m, ClassifierOutput):
+            m.train()
+
+
+@torch.no_grad()
+def evaluate(model, dataset, batcher: Batcher, loss_fn, num_outputs, autocast, taps) -> dict:
+    set_eval_mode(model)
+    device = batcher.device
+    classes = max(2, num_outputs)
+    loss_sum = torch.zeros((), device=device)
+    top1 = torch.zeros((), device=device)
+    top5 = torch.zeros((), device=device)
+    confusion = torch.zeros(classes * classes, dtype=torch.long, device=device)
+    count = 0
+    val_batcher = Batcher(dataset, batcher.batch_size, device, channels_last=batcher.channels_last)
+    val_batcher.mean, val_batcher.std = batcher.mean, batcher.std
+    bs = max(batcher.batch_size, 256)
+    for _, (x, y) in val_batcher.batches(batch_size=bs):
+        with torch.autocast(device.type, enabled=autocast):
+            out = model(val_batcher.normalize(x))
+            if taps:
+                out = out[0]
+        out = out.float()
+        loss_sum += loss_fn(out, y) * len(y)
+        pred = predictions(out, num_outputs)
+        top1 += (pred == y).sum()
+        if num_outputs > 5:
+            top5 += (out.topk(5, dim=1).indices == y[:, None]).any(1).sum()
+        confusion += torch.bincount(y * classes + pred.clamp(0, classes - 1), minlength=classes * classes)
+        count += len(y)
+    loss, t1, t5 = torch.stack([loss_sum, top1, top5]).tolist()
+    count = max(1, count)
+    return {"loss": loss / count, "accuracy": t1 / count, "top5": t5 / count if num_outputs > 5 else None,
+            "confusion": confusion.view(classes, classes).cpu().numpy()}
+
+
+@torch.no_grad()
+def feature_maps(ctx, epoch: int, max_channels: int) -> events.FeatureMaps:
+    """The requested nodes' activations for the fixed sample, from one forward pass."""
+    set_eval_mode(ctx.model)
+    x = ctx.sample.to(ctx.device)
+    out, maps = ctx.model(ctx.batcher.normalize(x))
+    probs = torch.softmax(out.float(), dim=1)[0] if out.shape[1] > 1 else torch.sigmoid(out.float())[0]
+    plain = {node: m[0, :max_channels].float().cpu().numpy() for node, m in maps.items()}
+    return events.FeatureMaps(epoch, ctx.step, ctx.sample[0].cpu().numpy().astype(np.float32), plain,
+                              probs.cpu().numpy())

@@ -1,0 +1,160 @@
+"""The pieces a run is assembled from: device, optimizer (with parameter groups for frozen and
+pretrained nodes), learning-rate schedule and loss."""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .config import ConfigError, TrainConfig
+
+
+def resolve_device(name: str) -> tuple[torch.device, str]:
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; the note says what was chosen and why."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda"), f"auto: CUDA ({torch.cuda.get_device_name(0)})"
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps"), "auto: Apple GPU (MPS)"
+        return torch.device("cpu"), "auto: CPU (no CUDA or MPS GPU found)"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device {name}: CUDA is not available on this machine; use device 'auto' or 'cpu'")
+        device = torch.device(name)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ConfigError(f"device {name}: there are {torch.cuda.device_count()} CUDA device(s), "
+                              f"numbered from 0")
+        return device, f"{name} ({torch.cuda.get_device_name(device.index or 0)})"
+    if name == "mps":
+        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
+            raise ConfigError("device mps: Apple's MPS is not available on this machine; use 'auto' or 'cpu'")
+        return torch.device("mps"), "mps (Apple GPU)"
+    return torch.device("cpu"), "cpu"
+
+
+def parameter_groups(model: nn.Module, node_names: dict, pretrained: set[str], config: TrainConfig) -> list[dict]:
+    """Trainable parameters in two groups: nodes loaded from ``init_weights`` train at
+    ``lr × pretrained_lr_multiplier`` (fine-tuning), the others at ``lr``."""
+    pretrained_modules = {node_names[n] for n in pretrained if n in node_names}
+    fine, fresh = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            (fine if name.split(".")[0] in pretrained_modules else fresh).append(p)
+    groups = []
+    if fresh:
+        groups.append({"params": fresh, "lr": config.lr, "name": "new"})
+    if fine and config.pretrained_lr_multiplier > 0:
+        groups.append({"params": fine, "lr": config.lr * config.pretrained_lr_multiplier, "name": "pretrained"})
+    return groups
+
+
+def make_optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optimizer:
+    wd = config.weight_decay
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov and
+                               config.momentum > 0, weight_decay=wd)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=config.lr, betas=config.betas, weight_decay=wd)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, weight_decay=wd)
+    return torch.optim.RMSprop(groups, lr=config.lr, momentum=config.momentum, weight_decay=wd)
+
+
+class LRSchedule:
+    """The learning rate as ``base × warm-up × schedule × plateau`` for every group, set before
+    each step. One class (not torch's chained schedulers) so warm-up combines with every
+    schedule, reduce-on-plateau included, and its state is a plain dict for checkpoints."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
+        self.optimizer, self.config = optimizer, config
+        self.steps_per_epoch = max(1, steps_per_epoch)
+        self.total = self.steps_per_epoch * config.epochs
+        self.warmup = round(config.warmup_epochs * self.steps_per_epoch)
+        self.base = [g["lr"] for g in optimizer.param_groups]
+        self.plateau_factor = 1.0
+        self.best: float | None = None
+        self.bad_epochs = 0
+        self.step_count = 0
+
+    def factor(self, step: int) -> float:
+        c = self.config
+        warm = min(1.0, (step + 1) / self.warmup) if self.warmup and c.schedule != "onecycle" else 1.0
+        epoch = step / self.steps_per_epoch
+        if c.schedule == "step":
+            f = c.gamma ** int(epoch // max(1, c.step_size))
+        elif c.schedule == "multistep":
+            f = c.gamma ** sum(1 for m in c.milestones if epoch >= m)
+        elif c.schedule == "cosine":
+            span = max(1, self.total - self.warmup)
+            t = min(1.0, max(0, step - self.warmup) / span)
+            floor = c.min_lr / c.lr
+            f = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+        elif c.schedule == "onecycle":
+            f = _one_cycle(step, self.total, self.warmup or round(0.3 * self.total))
+        else:
+            f = 1.0
+        return warm * f * self.plateau_factor
+
+    def apply(self, step: int) -> float:
+        """Set the groups' learning rates for ``step``; returns the first group's."""
+        self.step_count = step
+        f = self.factor(step)
+        for group, base in zip(self.optimizer.param_groups, self.base):
+            group["lr"] = base * f
+        return self.base[0] * f if self.base else 0.0
+
+    def epoch_end(self, value: float, higher_is_better: bool) -> None:
+        """Reduce-on-plateau: divide the LR by 1/gamma after ``plateau_patience`` epochs without
+        improvement of the monitored value."""
+        if self.config.schedule != "plateau":
+            return
+        better = self.best is None or (value > self.best if higher_is_better else value < self.best)
+        if better:
+            self.best, self.bad_epochs = value, 0
+        else:
+            self.bad_epochs += 1
+            if self.bad_epochs > self.config.plateau_patience:
+                self.plateau_factor *= self.config.gamma
+                self.bad_epochs = 0
+
+    def state_dict(self) -> dict:
+        return {"plateau_factor": self.plateau_factor, "best": self.best, "bad_epochs": self.bad_epochs,
+                "step": self.step_count}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.plateau_factor = float(state["plateau_factor"])
+        self.best = state["best"]
+        self.bad_epochs = int(state["bad_epochs"])
+        self.step_count = int(state["step"])
+
+
+def _one_cycle(step: int, total: int, rise: int, div: float = 25.0, final_div: float = 1e4) -> float:
+    """Leslie Smith's one-cycle policy (as torch's OneCycleLR, cosine): from lr/div up to lr in
+    ``rise`` steps, then down to lr/(div·final_div)."""
+    rise = max(1, min(rise, total - 1))
+    start, end = 1 / div, 1 / (div * final_div)
+    if step < rise:
+        t = step / rise
+        return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * t))
+    t = min(1.0, (step - rise) / max(1, total - rise))
+    return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def make_loss(config: TrainConfig, num_outputs: int):
+    """loss(logits, labels) for class labels (the trainer keeps a softmax Output block giving
+    logits during validation too)."""
+    smoothing = config.label_smoothing
+    if config.loss == "cross_entropy":
+        return lambda out, y: F.cross_entropy(out, y, label_smoothing=smoothing)
+    if config.loss == "bce":
+        if num_outputs == 1:  # one logit for two classes
+            return lambda out, y: F.binary_cross_entropy_with_logits(out[:, 0], y.float())
+        return lambda out, y: F.binary_cross_entropy_with_logits(out, _one_hot(y, num_outputs, smoothing))
+    return lambda out, y: F.mse_loss(out, _one_hot(y, num_outputs, smoothing))
+
+
+def _one_hot(y, n, smoothing):
+    target = F.one_hot(y, n).to(torch.float32)
+    return target * (1 - smoothing) + smoothing / n if smoothing else target
