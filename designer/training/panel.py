@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
@@ -54,6 +54,8 @@ class TrainingPanel(QWidget):
         column.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setMinimumWidth(340)
         scroll.setWidget(inner)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -71,10 +73,9 @@ class TrainingPanel(QWidget):
         self.dataset_info = QLabel()
         self.dataset_info.setWordWrap(True)
         self.preview = ImagePane("samples")
-        self.preview.setMinimumHeight(150)
+        self.preview.setFixedHeight(190)
         self.balance = pg.PlotWidget(background="w", title="class balance (training set)")
-        self.balance.setMinimumHeight(110)
-        self.balance.setMaximumHeight(150)
+        self.balance.setFixedHeight(120)
         self.balance.getPlotItem().hideButtons()
         self.balance.setMouseEnabled(x=False, y=False)
         self.balance_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=(66, 133, 244))
@@ -83,10 +84,8 @@ class TrainingPanel(QWidget):
         form = QVBoxLayout(box)
         form.addWidget(self.dataset)
         form.addWidget(self.dataset_info)
-        pictures = QHBoxLayout()
-        pictures.addWidget(self.preview, 1)
-        pictures.addWidget(self.balance, 1)
-        form.addLayout(pictures)
+        form.addWidget(self.preview)
+        form.addWidget(self.balance)
         form.addLayout(self.problems)
         return box
 
@@ -210,7 +209,7 @@ class TrainingPanel(QWidget):
         tiles = np.stack([to_display(im) if np.asarray(im).ndim != 3 or im.shape[0] != 3 else
                           to_display(im).mean(axis=-1) for im in images]) if len(images) else np.zeros((1, 1, 1))
         self.preview.set_array(mosaic(tiles, gap=1, per_tile=False))
-        self.preview.set_title("16 validation samples: " + " ".join(bundle.classes[int(y)] for y in labels[:8]) + " …")
+        self.preview.set_title(f"{len(labels)} validation samples")
         counts = _class_counts(bundle)
         self.balance_bars.setOpts(x=np.arange(len(counts)), height=counts, width=0.7)
         self.balance.getAxis("bottom").setTicks([[(i, c[:6]) for i, c in enumerate(bundle.classes)]])

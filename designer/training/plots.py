@@ -173,6 +173,17 @@ class CurvesView(QWidget):
                         smoother = self._smoothers[key] = IncrementalSmoother(self._smoothing)
                     y = smoother.extend(y)
                 item.setData(data.x, y)
+        self._fit_lr_axis()
+
+    def _fit_lr_axis(self) -> None:
+        """A constant LR would get a range around zero; start the linear axis at 0 instead."""
+        plot = self.plots["lr"]
+        if self.log_lr.isChecked():
+            plot.enableAutoRange(y=True)
+            return
+        tops = [float(r.curves["lr"].y.max()) for r in self._runs if len(r.curves.get("lr", ()))]
+        if tops:
+            plot.setYRange(0, max(tops) * 1.1, padding=0)
 
     def _new_item(self, run, series, plot_name, text, per_batch, is_current, colour_index):
         if is_current:

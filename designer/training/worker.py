@@ -68,14 +68,15 @@ class TrainingWorker(QObject):
 
 class RunControl:
     """Thread-safe stop/pause flags shared by the UI thread and the training loop, plus
-    requests the UI makes during the run (which nodes' feature maps to sample)."""
+    the input the UI wants feature maps of, which may change during the run."""
 
     def __init__(self):
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
         self._lock = threading.Lock()
-        self._feature_nodes: tuple[str, ...] = ()
+        self._sample = None
+        self._sample_changed = False
         self.listeners: list = []  # callables(kind) the adapter forwards to the engine trainer
 
     @property
@@ -103,14 +104,21 @@ class RunControl:
         self._running.wait(timeout)
 
     @property
-    def feature_nodes(self) -> tuple[str, ...]:
+    def sample(self):
+        """The input whose feature maps the run shows (un-normalised C×… array), or None."""
         with self._lock:
-            return self._feature_nodes
+            return self._sample
 
-    def set_feature_nodes(self, nodes) -> None:
+    def set_sample(self, sample) -> None:
         with self._lock:
-            self._feature_nodes = tuple(nodes)
-        self._notify("feature_nodes")
+            self._sample = sample
+            self._sample_changed = True
+
+    def take_sample(self):
+        """The sample chosen since the last call, else None (the training loop polls this)."""
+        with self._lock:
+            changed, self._sample_changed = self._sample_changed, False
+            return self._sample if changed else None
 
     def _notify(self, kind: str) -> None:
         for listener in list(self.listeners):

@@ -1,0 +1,335 @@
+"""Ties the training panel and views to the document and the run: loads datasets, offers the
+fixes, starts a :class:`TrainingSession` on a snapshot of the design, turns the trainer's
+events into run-history points and view updates, and stops the run when the window closes.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import torch
+from PySide6.QtCore import QObject, Signal
+
+from engine import data as datasets
+from engine.analysis import analyze
+from engine.runs import RunHistory, RunRecord
+from engine.training import events as ev
+
+from . import inspection
+from .engine_adapter import run_trainer
+from .worker import TrainingSession
+
+MAX_TAPPED_NODES = 24  # feature maps sampled per run; the selected node always among them
+
+
+class TrainingController(QObject):
+    run_finished = Signal(str)  # status
+
+    def __init__(self, document, panel, views, history: RunHistory | None = None, runs_root=None, parent=None):
+        super().__init__(parent)
+        self.document, self.panel, self.views = document, panel, views
+        self.runs_root = Path(runs_root) if runs_root else Path(tempfile.gettempdir()) / "network-designer-runs"
+        self.history = history or RunHistory(self.runs_root)
+        self.session: TrainingSession | None = None
+        self.record: RunRecord | None = None
+        self.bundle = None
+        self.started = None  # RunStarted of the current run
+        self.trained_state: dict | None = None  # weights of the last finished run (CPU tensors)
+        self.trained_design = None
+        self._unsubscribe = document.design.subscribe(self._on_design_event)
+
+        panel.dataset_chosen.connect(self.choose_dataset)
+        panel.config_changed.connect(self._update_schedule_preview)
+        panel.start_clicked.connect(self.start)
+        panel.pause_clicked.connect(self.toggle_pause)
+        panel.stop_clicked.connect(self.stop)
+        panel.fix_requested.connect(self.apply_fix)
+        panel.evaluate_clicked.connect(self.evaluate)
+        document.selection_changed.connect(self._on_selection_changed)
+        document.report_changed.connect(lambda _r: self.recheck())
+        fm = views.feature_maps
+        fm.shift_changed.connect(lambda _dy, _dx: self.update_equivariance())
+        fm.sample_changed.connect(self._on_sample_changed)
+        views.runs.selection_changed.connect(self._on_runs_chosen)
+        self.choose_dataset(panel.dataset.currentData())
+
+    # -- data --------------------------------------------------------------------------------
+    def choose_dataset(self, name: str) -> None:
+        try:
+            self.bundle = datasets.load(name)
+        except Exception as exc:  # noqa: BLE001 - offline downloads, bad folders: a message
+            self.panel.show_error(str(exc))
+            return
+        self.panel.show_error("")
+        self._fit_bundle_to_design()
+        self.panel.show_dataset(self.bundle)
+        images, labels = self.bundle.preview(16)
+        self.views.feature_maps.set_samples(images, labels, self.bundle.classes)
+        if len(images):
+            self.views.kernels.set_image(images[0])
+        self.recheck()
+        self._update_schedule_preview()
+
+    def _fit_bundle_to_design(self) -> None:
+        """Resize the samples to the design's input when only the size differs (the trainer
+        does the same with ``resize``), so the preview shows what the network will see."""
+        want = self.document.design.input_shape
+        if self.bundle is not None and want and len(want) == len(self.bundle.input_shape):
+            try:
+                self.bundle = datasets.adapt(self.bundle, want)
+            except Exception:  # noqa: BLE001 - the check below reports what does not fit
+                pass
+
+    def recheck(self) -> None:
+        if self.bundle is not None:
+            self.panel.show_problems(datasets.check(self.bundle, self.document.design))
+
+    def apply_fix(self, code: str) -> None:
+        """One-click fixes, through the document so each is one undo step."""
+        design = self.document.design
+        if code in ("input_shape", "input_channels"):
+            inputs = design.input_nodes()
+            if inputs:
+                self.document.set_params(inputs[0].id, {"shape": list(self.bundle.input_shape)})
+        elif code == "num_classes":
+            head = last_linear(design)
+            if head is not None:
+                self.document.set_params(head, {"out_features": self.bundle.num_classes})
+            self.document.set_meta(num_classes=self.bundle.num_classes)
+        self.document.refresh()
+        self._fit_bundle_to_design()
+        self.recheck()
+
+    def _update_schedule_preview(self) -> None:
+        try:
+            config = self.panel.config()
+        except Exception:  # noqa: BLE001 - a half-typed value; the preview waits
+            return
+        n = len(self.bundle.train) if self.bundle is not None else 1000
+        self.panel.schedule_preview.show_config(config, max(1, -(-n // config.batch_size)))
+
+    # -- the run -----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.session is not None and self.session.is_running():
+            return
+        design = self.document.design
+        report = analyze(design)
+        if not report.valid:
+            self.panel.show_error("The design has errors; fix them first:\n" + "\n".join(str(d) for d in report.errors[:3]))
+            return
+        taps = self._tapped_nodes(design)
+        config = self.panel.config().replace(feature_map_nodes=taps)
+        record = self.history.new_run(design.copy(), config.to_dict())
+        self.record = record
+        run_dir = str(Path(record.checkpoints_dir).parent)
+        # The panel's loaded dataset goes to the trainer as is: same split, same samples.
+        worker_config = {**record.config, "run_dir": run_dir, "dataset_bundle": self.bundle}
+        self.session = TrainingSession(design, worker_config, run_trainer, self)
+        self.session.run_dir = run_dir
+        fm = self.views.feature_maps
+        if len(fm.samples):
+            self.session.control.set_sample(fm.samples[fm.sample_spin.value()])
+        self.session.event.connect(self._on_event)
+        self.session.finished.connect(self._on_finished)
+        self.views.feature_maps.clear_maps()
+        self.views.feature_maps.set_node_names({n: design.nodes[n].name for n in design.nodes})
+        self.views.runs.add_run(record)
+        self.views.curves.set_runs(self.views.runs.chosen_runs(), record.run_id)
+        self.panel.show_error("")
+        self.panel.design_changed.hide()
+        self.panel.status.setText("Starting…")
+        self.panel.set_state("running")
+        self.session.start()
+
+    def _tapped_nodes(self, design) -> list[str]:
+        spatial = inspection.spatial_nodes(design)
+        selected = [n for n in self.document.selection if n in design.nodes and design.nodes[n].block != "output"]
+        chosen = selected + [n for n in spatial if n not in selected]
+        return chosen[:MAX_TAPPED_NODES]
+
+    def toggle_pause(self) -> None:
+        if self.session is None or not self.session.is_running():
+            return
+        if self.session.control.paused:
+            self.session.resume()
+            self.panel.set_state("running")
+        else:
+            self.session.pause()
+            self.panel.set_state("paused")
+            self.panel.status.setText(self.panel.status.text() + " — paused")
+
+    def stop(self) -> None:
+        if self.session is not None and self.session.is_running():
+            self.session.stop()
+            self.panel.set_state("stopping")
+            self.panel.status.setText("Stopping after this batch…")
+
+    def shutdown(self) -> None:
+        """The window is closing: stop the run and wait for its thread."""
+        self._unsubscribe()
+        if self.session is not None:
+            self.session.shutdown()
+
+    def _on_event(self, event) -> None:
+        record = self.record
+        if isinstance(event, ev.BatchProgress):
+            x = event.epoch + event.batch / max(1, event.batches)
+            record.add_point("train_loss", x, event.loss)
+            record.add_point("train_acc", x, event.accuracy)
+            record.add_point("lr", x, event.lr)
+            self.views.curves.mark_dirty()
+            epochs = self.started.epochs if self.started else self.panel.epochs.value()
+            self.panel.show_progress(event.epoch, epochs, event.batch, event.batches, event.samples_per_second,
+                                     event.eta)
+        elif isinstance(event, ev.EpochEnd):
+            x = event.epoch + 1
+            record.add_point("train_loss_epoch", x, event.train_loss)
+            record.add_point("train_acc_epoch", x, event.train_accuracy)
+            record.add_point("val_loss", x, event.val_loss)
+            record.add_point("val_acc", x, event.val_accuracy)
+            record.summary["best_val_accuracy"] = max(record.summary.get("best_val_accuracy", 0.0), event.val_accuracy)
+            if event.confusion is not None:
+                self.views.feature_maps.set_confusion(event.confusion)
+            self.views.curves.mark_dirty()
+        elif isinstance(event, ev.FeatureMaps):
+            when = f"(epoch {event.epoch + 1}, step {event.step})"
+            for node_id, maps in event.maps.items():
+                self.views.feature_maps.add_maps(node_id, maps, when)
+            if event.prediction is not None and self.bundle is not None:
+                self.views.feature_maps.set_predictions(event.input, inspection.top_k(event.prediction,
+                                                                                      self.bundle.classes))
+        elif isinstance(event, ev.RunStarted):
+            self.started = event
+            record.summary["device"] = event.device
+            self.panel.status.setText(f"Training on {event.device_note}; {event.trainable_params:,} trainable parameters")
+        elif isinstance(event, ev.Warning):
+            self.panel.status.setText(f"⚠ {event.message}")
+        elif isinstance(event, ev.Error):
+            self.panel.show_error(event.message)
+            record.message = event.message
+        elif isinstance(event, ev.Finished):
+            record.summary.update({"reason": event.reason, "epochs_done": event.epochs_done,
+                                   "best_epoch": event.best_epoch, "seconds": event.seconds})
+
+    def _on_finished(self, status: str, message: str, result) -> None:
+        record = self.record
+        record.status = "failed" if message and status == "failed" else status
+        if message:
+            record.message = message
+            self.panel.show_error(message)
+        self.history.save(record)
+        self.panel.set_state("idle")
+        done = record.summary.get("best_val_accuracy")
+        self.panel.status.setText(f"Run {status}" + (f" — best validation accuracy {done:.1%}" if done else ""))
+        self.trained_state = load_run_weights(self.session.run_dir)
+        self.trained_design = self.session.design
+        self.views.runs.refresh()
+        self.show_weights()
+        self.update_equivariance()
+        self.run_finished.emit(status)
+
+    # -- looking inside ----------------------------------------------------------------------
+    def show_weights(self) -> None:
+        design = self.trained_design or self.document.design
+        try:
+            found = inspection.first_conv_filters(design, self.trained_state or {})
+        except Exception:  # noqa: BLE001 - an invalid design has no filters to show
+            return
+        if found:
+            node_id, weights = found
+            self.views.feature_maps.set_filters(design.nodes[node_id].name, weights)
+
+    def update_equivariance(self) -> None:
+        """Convolution is equivariant with any weights, so the probe works before training too
+        (on the run's trained weights when there are some)."""
+        fm = self.views.feature_maps
+        if self.bundle is None or not len(fm.samples):
+            return
+        design = self.trained_design or self.document.design
+        x = torch.as_tensor(fm.samples[fm.sample_spin.value()], dtype=torch.float32)[None]
+        if design.input_shape is None or tuple(x.shape[1:]) != tuple(design.input_shape) or x.ndim != 4:
+            return
+        try:
+            rows = inspection.equivariance_probe(design, self.trained_state, x, fm.shift_dy.value(), fm.shift_dx.value())
+        except Exception as exc:  # noqa: BLE001 - shown, not raised
+            fm.shift_label.setText(f"cannot probe this design: {exc}")
+            return
+        fm.set_equivariance(rows, tuple(x.shape[-2:]))
+
+    def evaluate(self) -> None:
+        """Held-out evaluation of the last run: confusion matrix and accuracy on the validation
+        set (the built-in sets have no separate test split)."""
+        if self.trained_state is None or self.bundle is None:
+            self.panel.status.setText("Train a run first; evaluation uses its final weights.")
+            return
+        design = self.trained_design
+        model = inspection.tapped_model(design, self.trained_state, ())
+        x_all, y_all = datasets.fetch(self.bundle.val, torch.arange(len(self.bundle.val)))
+        mean = torch.tensor(self.bundle.mean).view(1, -1, *([1] * (x_all.ndim - 2)))
+        std = torch.tensor(self.bundle.std).view(1, -1, *([1] * (x_all.ndim - 2)))
+        with torch.no_grad():
+            logits = torch.cat([model((xb - mean) / std) for xb in x_all.split(256)])
+        predicted = logits.argmax(1).numpy()
+        matrix = inspection.confusion_matrix(predicted, y_all.numpy(), self.bundle.num_classes)
+        self.views.feature_maps.set_confusion(matrix)
+        accuracy = float((predicted == y_all.numpy()).mean())
+        self.record.summary["test_accuracy"] = accuracy
+        self.history.save(self.record)
+        i = self.views.feature_maps.sample_spin.value()
+        self.views.feature_maps.set_predictions(x_all[i].numpy(), inspection.top_k(logits[i].numpy(), self.bundle.classes),
+                                                self.bundle.classes[int(y_all[i])])
+        self.panel.status.setText(f"Held-out accuracy {accuracy:.2%} on {len(predicted):,} samples")
+
+    # -- the document ------------------------------------------------------------------------
+    def _on_design_event(self, event) -> None:
+        if event.kind == "node_moved":
+            return
+        if self.session is not None and self.session.is_running():
+            self.panel.design_changed.show()
+
+    def _on_selection_changed(self, node_ids: list) -> None:
+        self.views.feature_maps.select_node(node_ids[0] if node_ids else None)
+
+    def _on_sample_changed(self, index: int) -> None:
+        fm = self.views.feature_maps
+        if self.session is not None and self.session.is_running() and index < len(fm.samples):
+            self.session.control.set_sample(fm.samples[index])
+        self.update_equivariance()
+
+    def _on_runs_chosen(self) -> None:
+        current = self.record.run_id if self.record else None
+        self.views.curves.set_runs(self.views.runs.chosen_runs(), current)
+
+
+def last_linear(design) -> str | None:
+    """The classifier head: the last node with ``out_features`` on the way back from the Output."""
+    outputs = design.output_nodes()
+    frontier = [outputs[0].id] if outputs else []
+    seen = set()
+    while frontier:
+        node_id = frontier.pop(0)
+        if node_id in seen:
+            continue
+        seen.add(node_id)
+        if "out_features" in design.nodes[node_id].params:
+            return node_id
+        frontier += [e.src for e in design.incoming(node_id)]
+    return None
+
+
+def load_run_weights(run_dir: str | None) -> dict | None:
+    """The final weights of a run (weights.safetensors, else the last checkpoint)."""
+    if not run_dir:
+        return None
+    from engine.training.rundir import load_weights
+    for name in ("weights.safetensors", "checkpoints/last.pt"):
+        path = Path(run_dir) / name
+        if path.exists():
+            try:
+                return load_weights(path)
+            except Exception:  # noqa: BLE001 - a torn file: fall through to the next
+                continue
+    return None
+
+
+__all__ = ["TrainingController", "last_linear", "load_run_weights"]

@@ -1,0 +1,61 @@
+"""Fixtures for the training UI: a document with a small CNN, the training panel and views
+wired by the controller, and a check that no QThread outlives its test."""
+import pytest
+from PySide6.QtCore import QThread
+
+from engine import Design
+
+
+def small_cnn(input_shape=(1, 8, 8), classes=10) -> Design:
+    d = Design("small cnn", num_classes=classes)
+    d.chain(("input", {"shape": list(input_shape)}), ("conv2d", {"out_channels": 8, "kernel": 3, "padding": 1}),
+            "relu", ("maxpool2d", {"kernel": 2}), ("conv2d", {"out_channels": 16, "kernel": 3, "padding": 1}),
+            "relu", "flatten", ("linear", {"out_features": classes}), "output")
+    return d
+
+
+@pytest.fixture
+def no_leaked_threads():
+    """Fails the test if a QThread started during it is still running at the end."""
+    started = []
+    original = QThread.start
+
+    def tracking_start(self, *args):
+        started.append(self)
+        return original(self, *args)
+
+    QThread.start = tracking_start
+    try:
+        yield started
+    finally:
+        QThread.start = original
+    running = [t for t in started if _alive(t)]
+    assert not running, f"{len(running)} QThread(s) still running after the test"
+
+
+def _alive(thread) -> bool:
+    try:
+        return thread.isRunning()
+    except RuntimeError:  # the C++ object is gone: not running
+        return False
+
+
+@pytest.fixture
+def training_app(qtbot, tmp_path, no_leaked_threads):
+    """(controller, container widget): panel and views side by side on a small CNN design."""
+    from PySide6.QtWidgets import QHBoxLayout, QWidget
+
+    from designer.document import Document
+    from designer.training import build_training_ui
+
+    document = Document(small_cnn())
+    container = QWidget()
+    panel, views, controller = build_training_ui(document, runs_root=tmp_path / "runs", parent=container)
+    layout = QHBoxLayout(container)
+    layout.addWidget(panel, 1)
+    layout.addWidget(views, 3)
+    container.resize(1400, 820)
+    qtbot.addWidget(container)
+    container.show()
+    yield controller, container
+    controller.shutdown()
