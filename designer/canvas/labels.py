@@ -44,7 +44,9 @@ def key_params(spec, params: dict) -> str:
         if p.name == "padding" and value == 0:
             continue
         parts.append(f"{_SHORT.get(p.name, p.name)} {format_value(value)}")
-    return " · ".join(parts[:4]) if parts else spec.formula
+    if parts:
+        return " · ".join(parts[:4])
+    return spec.formula if len(spec.formula) <= 30 else ""
 
 
 def info_line(node_report) -> tuple[str, bool]:

@@ -6,7 +6,7 @@ from PySide6.QtGui import QPainter
 from PySide6.QtWidgets import QGraphicsView
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
-READABLE_ZOOM = 0.55  # fitting a huge design never shrinks text below this
+READABLE_ZOOM = 0.8  # fitting a huge design never shrinks text below this
 
 
 class CanvasView(QGraphicsView):

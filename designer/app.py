@@ -1,0 +1,32 @@
+"""Start the designer: ``run(path_or_None) -> exit code`` (``python main.py [FILE]``)."""
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtCore import QCoreApplication, Qt, QTimer
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QApplication
+
+from .main_window import APP_NAME, MainWindow
+
+
+def make_application(argv=None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        # Fractional scale factors (150 %) as they are, not rounded: crisp text on HiDPI screens.
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication(list(argv or sys.argv[:1]))
+    QCoreApplication.setOrganizationName("network-designer")
+    QCoreApplication.setApplicationName(APP_NAME)
+    return app
+
+
+def run(path: str | None = None) -> int:
+    app = make_application()
+    window = MainWindow()
+    window.show()
+    restored = window.files.offer_recovery()
+    if path and not restored:
+        window.files.open_path(path)
+    QTimer.singleShot(0, lambda: window.view.fit(readable=True))
+    return app.exec()

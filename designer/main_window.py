@@ -1,0 +1,245 @@
+"""The main window: composition of the canvas, docks, menus, actions and status bar. The work
+happens in the document, the scene, the panels and the File/Edit action objects.
+
+Extension points for later panels (training, plots, feature maps): ``add_dock(widget, title)``,
+``window.document`` (its ``design``, ``report_changed``) and ``window.selection_changed``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QSpinBox
+
+from engine.summary import human, human_bytes
+
+from . import theme as themes
+from .canvas import CanvasView, DesignScene
+from .diagnostics import DiagnosticsPanel
+from .dialogs import Prompts
+from .document import Document
+from .edit_actions import EditActions
+from .file_actions import FileActions
+from .files import AUTOSAVE_MS, default_recovery_path
+from .inspector import InspectorPanel
+from .palette import PalettePanel
+from .summary import SummaryPanel
+
+APP_NAME = "Network Designer"
+
+
+class MainWindow(QMainWindow):
+    selection_changed = Signal(list)  # node ids selected on the canvas
+
+    def __init__(self, document: Document | None = None, settings: QSettings | None = None,
+                 prompts: Prompts | None = None, recovery_path: Path | None = None,
+                 autosave_ms: int = AUTOSAVE_MS, parent=None):
+        super().__init__(parent)
+        self.setObjectName("MainWindow")
+        self.document = document or Document(parent=self)
+        self.settings = settings or QSettings()
+        self.prompts = prompts or Prompts()
+        self.theme_mode = str(self.settings.value("theme", "system"))
+        self.theme = themes.current(None if self.theme_mode == "system" else self.theme_mode == "dark")
+        self.scene = DesignScene(self.document, self.theme, self)
+        self.view = CanvasView(self.scene)
+        self.setCentralWidget(self.view)
+        self.files = FileActions(self, self.document, self.settings, self.prompts,
+                                 recovery_path or default_recovery_path(), autosave_ms)
+        self.edits = EditActions(self, self.document, self.scene, self.view, self.prompts)
+        self.palette_panel = PalettePanel()
+        self.inspector = InspectorPanel(self.document)
+        self.diagnostics = DiagnosticsPanel(self.document)
+        self.summary = SummaryPanel(self.document)
+        self.docks: dict[str, QDockWidget] = {}
+        self.menus: dict[str, QMenu] = {}
+        self.actions_by_name: dict[str, QAction] = {}
+        self._build_menus()
+        self.add_dock(self.palette_panel, "Blocks", Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.add_dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
+        self.add_dock(self.diagnostics, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.add_dock(self.summary, "Layer summary", Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.docks["Problems"], self.docks["Layer summary"])
+        self.docks["Problems"].raise_()
+        self._build_status_bar()
+        self._connect()
+        self.apply_theme(self.theme)
+        self.resize(1440, 900)
+        # First start: a big canvas; the panels take what they need.
+        self.resizeDocks([self.docks["Blocks"], self.docks["Inspector"]], [230, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["Problems"]], [190], Qt.Orientation.Vertical)
+        self._restore_layout()
+        self._update_title()
+        self._update_totals(self.document.report)
+
+    # -- extension point -------------------------------------------------------------------
+    def add_dock(self, widget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")  # saveState needs names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        self.docks[title] = dock
+        self.menus["View"].addAction(dock.toggleViewAction())
+        return dock
+
+    # -- composition -----------------------------------------------------------------------
+    def _action(self, menu: str, name: str, text: str, slot, shortcuts=(), tip: str = "") -> QAction:
+        action = QAction(text, self)
+        keys = [QKeySequence(s) for s in shortcuts]
+        if keys:
+            action.setShortcuts(keys)
+        action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        if tip:
+            action.setStatusTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        self.menus[menu].addAction(action)
+        self.addAction(action)
+        self.actions_by_name[name] = action
+        return action
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        for title in ("File", "Edit", "View"):
+            self.menus[title] = bar.addMenu(f"&{title}")
+        f, e, v = self.files, self.edits, self.view
+        K = QKeySequence.StandardKey
+        self._action("File", "new", "&New", f.new, [K.New])
+        self._action("File", "template", "New from &Template…", f.new_from_template, ["Ctrl+Shift+N"])
+        self._action("File", "open", "&Open…", f.open, [K.Open])
+        self.recent_menu = self.menus["File"].addMenu("Open &Recent")
+        self.menus["File"].addSeparator()
+        self._action("File", "save", "&Save", f.save, [K.Save])
+        self._action("File", "save_as", "Save &As…", f.save_as, ["Ctrl+Shift+S"])
+        self.menus["File"].addSeparator()
+        self._action("File", "quit", "&Quit", self.close, [K.Quit])
+        undo = self.document.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcuts([QKeySequence(K.Undo)])
+        redo = self.document.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Y"), QKeySequence("Ctrl+Shift+Z")])
+        for name, action in (("undo", undo), ("redo", redo)):
+            self.menus["Edit"].addAction(action)
+            self.addAction(action)
+            self.actions_by_name[name] = action
+        self.menus["Edit"].addSeparator()
+        self._action("Edit", "cut", "Cu&t", e.cut, ["Ctrl+X"])
+        self._action("Edit", "copy", "&Copy", e.copy, ["Ctrl+C"])
+        self._action("Edit", "paste", "&Paste", e.paste, ["Ctrl+V"])
+        self._action("Edit", "duplicate", "&Duplicate", e.duplicate, ["Ctrl+D"])
+        self._action("Edit", "delete", "De&lete", e.delete, [QKeySequence(Qt.Key.Key_Delete),
+                                                              QKeySequence(Qt.Key.Key_Backspace)])
+        self._action("Edit", "select_all", "Select &All", e.select_all, ["Ctrl+A"])
+        self.menus["Edit"].addSeparator()
+        self._action("Edit", "group", "&Group into Block…", e.group, ["Ctrl+G"],
+                     "make the selected blocks one reusable block")
+        self._action("Edit", "open_composite", "Open / Close &Composite", e.toggle_composite, ["Ctrl+E"],
+                     "show a composite block's inside to edit it, or fold it back")
+        self._action("Edit", "find", "&Find Block…", self.palette_panel.focus_search, ["Ctrl+F"])
+        self._action("View", "fit", "&Fit to View", lambda: v.fit(readable=False), ["F"])
+        self._action("View", "zoom_in", "Zoom &In", v.zoom_in, ["Ctrl++", "Ctrl+="])
+        self._action("View", "zoom_out", "Zoom &Out", v.zoom_out, ["Ctrl+-"])
+        self._action("View", "layout", "Auto &Layout", e.layout, ["Ctrl+L"])
+        self._action("View", "layout_selection", "Layout &Selection",
+                     lambda: e.layout(selection_only=True), ["Ctrl+Shift+L"])
+        theme_menu = self.menus["View"].addMenu("&Theme")
+        for mode in ("system", "light", "dark"):
+            action = theme_menu.addAction(mode.capitalize(), lambda m=mode: self.set_theme_mode(m))
+            action.setCheckable(True)
+            action.setChecked(mode == self.theme_mode)
+            self.actions_by_name[f"theme_{mode}"] = action
+        self.menus["View"].addSeparator()
+
+    def _build_status_bar(self) -> None:
+        self.totals_label = QLabel()
+        self.batch_spin = QSpinBox()
+        self.batch_spin.setRange(1, 1 << 16)
+        self.batch_spin.setValue(int(self.settings.value("batch", 32)))
+        self.batch_spin.setPrefix("batch ")
+        self.batch_spin.setToolTip("batch size for the activation memory figure")
+        self.statusBar().addPermanentWidget(self.totals_label)
+        self.statusBar().addPermanentWidget(self.batch_spin)
+        self.summary.set_batch(self.batch_spin.value())
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.report_changed.connect(self._update_totals)
+        doc.undo_stack.cleanChanged.connect(self._update_title)
+        doc.path_changed.connect(self._update_title)
+        doc.design_replaced.connect(lambda: self.view.fit(readable=True))
+        doc.edit_refused.connect(lambda message: self.statusBar().showMessage(message, 8000))
+        doc.selection_changed.connect(self.selection_changed)
+        self.batch_spin.valueChanged.connect(self._on_batch)
+        self.palette_panel.block_activated.connect(self.edits.append_block)
+        self.scene.node_activated.connect(self.edits.on_node_activated)
+        self.diagnostics.node_chosen.connect(self.focus_node)
+        self.files.recent_changed.connect(self._fill_recent_menu)
+        self._fill_recent_menu()
+        hints = QGuiApplication.styleHints()
+        hints.colorSchemeChanged.connect(self._on_system_scheme)
+
+    # -- small reactions -------------------------------------------------------------------
+    def _update_title(self, *_args) -> None:
+        self.setWindowTitle(f"{self.document.display_name}[*] — {APP_NAME}")
+        self.setWindowModified(self.document.is_modified)
+
+    def _update_totals(self, report) -> None:
+        batch = self.batch_spin.value()
+        status = "✔ valid" if report.valid else f"✖ {len(report.errors)} error{'s' * (len(report.errors) != 1)}"
+        self.totals_label.setText(
+            f"{status}  ·  {report.total_params:,} params  ·  {human(report.macs)} MACs  ·  "
+            f"{human_bytes(report.activation_bytes * batch)} activations")
+
+    def _on_batch(self, batch: int) -> None:
+        self.settings.setValue("batch", batch)
+        self.summary.set_batch(batch)
+        self._update_totals(self.document.report)
+
+    def focus_node(self, node_id: str) -> None:
+        self.document.set_selection([node_id])
+        item = self.scene.node_items.get(node_id)
+        if item is not None:
+            self.view.center_on_node(item)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for path in self.files.recent.paths():
+            self.recent_menu.addAction(Path(path).name, lambda p=path: self.files.open(p)).setToolTip(path)
+        self.recent_menu.setEnabled(bool(self.files.recent.paths()))
+
+    def set_theme_mode(self, mode: str) -> None:
+        self.theme_mode = mode
+        self.settings.setValue("theme", mode)
+        for m in ("system", "light", "dark"):
+            self.actions_by_name[f"theme_{m}"].setChecked(m == mode)
+        self.apply_theme(themes.current(None if mode == "system" else mode == "dark"))
+
+    def _on_system_scheme(self, _scheme) -> None:
+        if self.theme_mode == "system":
+            self.apply_theme(themes.current())
+
+    def apply_theme(self, theme: themes.Theme) -> None:
+        self.theme = theme
+        app = QApplication.instance()
+        if app is not None:
+            themes.apply(app, theme)
+        self.scene.set_theme(theme)
+        self.summary.set_theme(theme)
+
+    # -- layout memory and closing ---------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings.value("window/geometry"), self.settings.value("window/state")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event) -> None:
+        if not self.files.maybe_discard():
+            event.ignore()
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
+        self.files.shutdown()
+        self.scene.detach()
+        self.inspector.detach()
+        event.accept()
