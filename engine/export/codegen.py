@@ -262,11 +262,19 @@ def forward_source(steps: list[Step], output, inputs: list[str], indent: str = "
         elif "out" not in live:
             target = "out"
         else:
-            target = _var_name(re.sub(r"_conv$", "", s.name))
+            target = _var_name(re.sub(r"_conv$", "", s.name), live)
         var[s.name] = target
         lines.append(f"{indent * 2}{target} = {expr}")
     lines.append(f"{indent * 2}return {', '.join(var[o] for o in outputs)}")
     return lines
+
+
+def _var_name(name: str, live: set[str]) -> str:
+    name = name if name not in ("self", "torch", "nn", "x", "out") else f"{name}_value"
+    base, i = name, 2
+    while name in live:
+        name, i = f"{base}_{i}", i + 1
+    return name
 
 
 def python_source(design: Design, weights_file: str | None = None, standalone: bool = True) -> tuple[str, str]:
