@@ -3,10 +3,17 @@
 Every node becomes a submodule named after it (composite blocks become nested GraphModules
 named after their block type), so ``print(model)`` reads like hand-written code and the
 parameter count equals the analysis report. ``taps`` adds chosen nodes' activations to the
-output, so feature maps come out of the same forward pass.
+output, so feature maps come out of the same forward pass; :func:`with_taps` does the same
+for a module compiled already, sharing its parameters.
+
+The module is ordinary PyTorch: ``.to(device)`` (CUDA, MPS), ``.to(memory_format=
+torch.channels_last)`` and ``torch.autocast`` work as for any model (:func:`prepare` does the
+first two). ``compile_design(..., device="meta")`` builds without allocating weights (shape
+checks of big networks); :func:`optimize` is the opt-in ``torch.compile``.
 """
 from __future__ import annotations
 
+import contextlib
 import keyword
 import re
 
@@ -64,10 +71,19 @@ def build_subgraph(sub: SubGraph, in_shapes: list, resolve, class_name: str) -> 
     return gm
 
 
-def compile_design(design: Design, report: Report | None = None, taps=()) -> fx.GraphModule:
+def compile_design(design: Design, report: Report | None = None, taps=(), *, device=None) -> fx.GraphModule:
     """Compile a design whose analysis has no errors; raises CompileError with the diagnostics
-    otherwise. With ``taps`` (node ids) the module returns ``(output, {node_id: activation})``."""
+    otherwise. With ``taps`` (node ids) the module returns ``(output, {node_id: activation})``.
+    ``device`` creates the parameters there directly (``"meta"``: shapes only, no memory)."""
+    with torch.device(device) if device is not None else contextlib.nullcontext():
+        return _compile(design, report, tuple(taps))
+
+
+def _compile(design: Design, report: Report | None, taps: tuple) -> fx.GraphModule:
     report = report or analyze(design)
+    unknown = [t for t in taps if t not in design.nodes]
+    if unknown:
+        raise CompileError(f"cannot tap {', '.join(unknown)}: no such node in the design")
     if not report.valid:
         raise CompileError("the design has errors:\n" + "\n".join(f"  {d}" for d in report.errors), report.errors)
     outputs = [n.id for n in design.output_nodes()]
@@ -99,7 +115,68 @@ def compile_design(design: Design, report: Report | None = None, taps=()) -> fx.
     graph.output(out)
     gm = fx.GraphModule(root, graph, _class_name(design.name or "Network"))
     gm.node_names = names  # design id → submodule name, for weights and feature maps
+    gm.tap_ids = taps
     return gm
+
+
+def with_taps(gm: fx.GraphModule, node_ids) -> fx.GraphModule:
+    """A module computing the same as ``gm`` that also returns the activations of ``node_ids``
+    (design ids): ``(output, {node_id: activation})``. It shares ``gm``'s submodules, so its
+    parameters *are* ``gm``'s (training one trains the other); no second forward pass is run.
+    Only nodes that ``gm`` computes can be tapped (compile with ``taps`` to keep a dead end)."""
+    names: dict[str, str] = gm.node_names
+    old_taps = tuple(getattr(gm, "tap_ids", ()))
+    wanted = tuple(dict.fromkeys(old_taps + tuple(node_ids)))
+    graph = fx.Graph()
+    value_map: dict[fx.Node, fx.Node] = {}
+    output = graph.graph_copy(gm.graph, value_map)
+    by_name: dict[str, fx.Node] = {}
+    for old, new in value_map.items():
+        if old.op == "call_module":
+            by_name[old.target] = new
+        elif old.op == "placeholder":
+            by_name[old.target] = new
+    missing = [t for t in wanted if names.get(t) not in by_name]
+    if missing:
+        raise CompileError(f"cannot tap {', '.join(missing)}: not computed by this module "
+                           "(unknown id, or it does not lead to an Output; compile with taps=... instead)")
+    if old_taps:
+        output = output[0]
+    graph.output((output, {t: by_name[names[t]] for t in wanted}))
+    tapped = fx.GraphModule(gm, graph, type(gm).__name__)
+    tapped.node_names = dict(names)
+    tapped.tap_ids = wanted
+    tapped.train(gm.training)
+    return tapped
+
+
+def prepare(model: nn.Module, device=None, channels_last: bool = False) -> nn.Module:
+    """Move a compiled model to ``device`` (default: :func:`best_device`) and optionally to the
+    channels-last memory format (faster convolutions on recent GPUs and CPUs with oneDNN).
+    Inputs should then be ``x.to(device, memory_format=torch.channels_last)``."""
+    device = torch.device(device) if device is not None else best_device()
+    model = model.to(device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    return model
+
+
+def best_device() -> torch.device:
+    """CUDA if present, else Apple's MPS, else the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def optimize(model: nn.Module, backend: str = "inductor", **options) -> nn.Module:
+    """Opt-in ``torch.compile`` of a compiled design (first call is slow: it generates code).
+    The result wraps ``model`` and shares its parameters; ``model.node_names`` stays readable
+    on the original. ``backend="eager"`` checks the graph capture without code generation."""
+    compiled = torch.compile(model, backend=backend, **options)
+    return compiled
 
 
 def _ordered_inputs(design: Design, spec: BlockSpec, node_id: str):
