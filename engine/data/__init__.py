@@ -50,17 +50,20 @@ def load(name_or_path: str, input_shape=None, val_fraction: float = 0.2, seed: i
     ``input_shape`` is given make its samples that shape (resize, grey ↔ colour; the procedural
     sets are generated at that size). ``options`` go to the generator (e.g. ``{"n": 500}``)."""
     options = dict(options or {})
-    source = {"name": name_or_path, "options": options, "val_fraction": val_fraction, "seed": seed,
-              "input_shape": list(input_shape) if input_shape else None}
     key = str(name_or_path).lower()
-    if key in ("shapes", "signal") and input_shape:
-        options = _generator_shape(key, input_shape, options)
+    if key in ("shapes", "signal"):
+        options.setdefault("seed", seed)
+        if input_shape:
+            options = _generator_shape(key, input_shape, options)
+    # everything needed to rebuild the same samples (an exported script calls builtin.<name>(**options))
+    source = {"name": name_or_path, "options": dict(options), "val_fraction": val_fraction, "seed": seed,
+              "input_shape": list(input_shape) if input_shape else None}
     if key == "digits":
         full, classes = digits()
     elif key == "shapes":
-        full, classes = shapes(seed=options.pop("seed", seed), **options)
+        full, classes = shapes(**options)
     elif key == "signal":
-        full, classes = signal(seed=options.pop("seed", seed), **options)
+        full, classes = signal(**options)
     elif key in DOWNLOADABLE:
         full, classes = load_torchvision(key, root)
     else:
@@ -81,13 +84,14 @@ def _generator_shape(key, input_shape, options):
     shape = tuple(input_shape)
     if key == "shapes" and len(shape) == 3:
         options.setdefault("channels", shape[0])
-        options.setdefault("size", (shape[1], shape[2]))
+        options.setdefault("size", [shape[1], shape[2]])
     elif key == "signal" and len(shape) == 2 and shape[0] == 1:
         options.setdefault("length", shape[1])
     return options
 
 
 def _load_files(path, input_shape, val_fraction, seed, source) -> DatasetBundle:
+    source = {**source, "path": str(Path(path).resolve())}
     train, val, classes, shape, skipped = image_files(path, input_shape)
     if val is None:
         train_idx, val_idx = split_indices(len(train), val_fraction, seed)

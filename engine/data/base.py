@@ -78,6 +78,7 @@ class DatasetBundle:
         return {"name": self.name, "input_shape": list(self.input_shape), "classes": list(self.classes),
                 "num_classes": self.num_classes, "mean": [float(m) for m in self.mean],
                 "std": [float(s) for s in self.std], "train_size": len(self.train), "val_size": len(self.val),
+                "val_fraction": self.source.get("val_fraction", 0.2), "split_seed": self.source.get("seed", 0),
                 "source": self.source, "skipped_files": self.skipped}
 
 

@@ -34,7 +34,7 @@ def shapes(n: int = 3000, size: int | tuple[int, int] = 32, channels: int = 1, s
            noise: float = 0.08) -> tuple[TensorSet, list[str]]:
     """Filled circles, squares, triangles and crosses at a random position, scale and rotation
     on a noisy background; with more than one channel each shape gets a random colour."""
-    h, w = (size, size) if isinstance(size, int) else size
+    h, w = (size, size) if isinstance(size, int) else tuple(size)
     if n < 1 or h < 8 or w < 8 or channels < 1:
         raise DatasetError(f"shapes need n ≥ 1, a size of at least 8×8 and ≥ 1 channel (got n={n}, "
                            f"size={h}×{w}, channels={channels})")

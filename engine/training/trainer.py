@@ -62,6 +62,10 @@ class Trainer:
         self._running.set()
 
     @property
+    def stop_requested(self) -> bool:
+        return self._stop.is_set()
+
+    @property
     def paused(self) -> bool:
         return not self._running.is_set()
 

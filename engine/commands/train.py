@@ -1,0 +1,156 @@
+"""`train DESIGN.json --dataset NAME|PATH [options] [--config FILE] --out RUN_DIR`.
+
+Shows a progress bar on stderr (loss, accuracy, ETA), writes the run folder (metrics, checkpoints,
+final weights; see engine.training.rundir) and prints where. Ctrl-C stops after the current
+batch and keeps a checkpoint; a second Ctrl-C aborts at once. Options given on the command
+line override the config file.
+
+Exit codes: 0 finished (completed, stopped or early stopping), 1 the run failed, 2 bad input.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from pathlib import Path
+
+from ..errors import DesignFileError
+from ..persistence import load
+
+# command-line option → TrainConfig key (value None = not given, keep the file's or default)
+OPTIONS = [
+    ("--dataset", "dataset", str, "digits|shapes|signal|mnist|fashion-mnist|cifar10 or a folder/CSV path"),
+    ("--epochs", "epochs", int, "passes over the training data"),
+    ("--batch-size", "batch_size", int, "samples per step"),
+    ("--optimizer", "optimizer", str, "sgd, adam, adamw or rmsprop"),
+    ("--lr", "lr", float, "learning rate"),
+    ("--momentum", "momentum", float, "SGD/RMSprop momentum"),
+    ("--weight-decay", "weight_decay", float, "L2 weight decay"),
+    ("--schedule", "schedule", str, "none, step, multistep, cosine, onecycle or plateau"),
+    ("--warmup", "warmup_epochs", float, "linear warm-up, in epochs"),
+    ("--loss", "loss", str, "cross_entropy, bce or mse"),
+    ("--label-smoothing", "label_smoothing", float, "cross-entropy label smoothing"),
+    ("--grad-clip", "grad_clip", float, "max gradient norm (0 = off)"),
+    ("--val-fraction", "val_fraction", float, "share of the data held out for validation"),
+    ("--seed", "seed", int, "random seed (split, initialisation, shuffling)"),
+    ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps"),
+    ("--early-stopping", "early_stopping_patience", int, "stop after this many epochs without improvement"),
+    ("--overfit", "overfit_batches", int, "sanity check: train on this many fixed batches only"),
+    ("--resume", "resume", str, "continue from a checkpoint (RUN_DIR/checkpoints/last.pt)"),
+    ("--init-weights", "init_weights", str, "start from these weights (.safetensors or checkpoint)"),
+    ("--threads", "num_threads", int, "CPU threads for torch (0 = torch's default)"),
+]
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("train", help="train a design on a dataset; writes metrics, checkpoints and weights",
+                       description=__doc__.split("\n\n")[1])
+    p.add_argument("design", help="the design file (.json)")
+    p.add_argument("--config", help="a training configuration (.json); options given here override it")
+    p.add_argument("--out", help="the run folder (default: runs/<design name>-<date-time>)")
+    for flag, key, kind, text in OPTIONS:
+        p.add_argument(flag, dest=key, type=kind, default=None, help=text)
+    p.add_argument("--freeze", nargs="+", default=None, metavar="NODE", help="node ids not to train")
+    p.add_argument("--no-resize", dest="resize", action="store_false", default=None,
+                   help="refuse (instead of resizing) samples whose size differs from the design's Input")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, only epoch lines")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..training import ConfigError, TrainConfig, Trainer
+    try:
+        design = load(args.design)
+    except DesignFileError as e:
+        print(f"Cannot read {args.design}: {e}", file=sys.stderr)
+        return 2
+    try:
+        config = TrainConfig.load(args.config) if args.config else TrainConfig()
+        changes = {key: getattr(args, key) for _, key, _, _ in OPTIONS if getattr(args, key) is not None}
+        if args.freeze is not None:
+            changes["freeze_nodes"] = args.freeze
+        if args.resize is not None:
+            changes["resize"] = args.resize
+        config = config.replace(**changes)
+    except ConfigError as e:
+        print(f"Bad training configuration: {e}", file=sys.stderr)
+        return 2
+    run_dir = Path(args.out) if args.out else Path("runs") / f"{_slug(design.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    progress = ProgressPrinter(sys.stderr, bar=not args.quiet and sys.stderr.isatty())
+    trainer = Trainer(design, config, on_event=progress, run_dir=run_dir)
+    previous = signal.signal(signal.SIGINT, _interrupt_handler(trainer, progress))
+    try:
+        finished = trainer.run()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if (run_dir / "config.json").exists():
+        print(f"run folder: {run_dir}")
+    return 0 if finished.reason in ("completed", "stopped", "early_stopping") else 1
+
+
+def _interrupt_handler(trainer, progress):
+    def handler(signum, frame):
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        progress.line("stopping after this batch (Ctrl-C again to abort)")
+        trainer.stop()
+    return handler
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name).strip("-") or "run"
+
+
+class ProgressPrinter:
+    """Turns training events into a one-line progress bar and an epoch summary per line."""
+
+    WIDTH = 24
+
+    def __init__(self, stream, bar: bool = True):
+        self.stream, self.bar = stream, bar
+        self.epochs = 0
+        self._open = False  # a bar is on the current line
+
+    def line(self, text: str) -> None:
+        if self._open:
+            self.stream.write("\r\033[K")
+            self._open = False
+        self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def __call__(self, event) -> None:
+        from ..training import events as ev
+        if isinstance(event, ev.RunStarted):
+            self.epochs = event.epochs
+            resumed = f", resuming at epoch {event.start_epoch + 1}" if event.start_epoch else ""
+            self.line(f"device {event.device} ({event.device_note}); {event.train_size:,} training / "
+                      f"{event.val_size:,} validation samples; {event.trainable_params:,} trainable parameters"
+                      f"{resumed}")
+        elif isinstance(event, ev.BatchProgress) and self.bar:
+            filled = round(self.WIDTH * event.batch / max(1, event.batches))
+            text = (f"epoch {event.epoch + 1}/{self.epochs} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
+                    f"{event.batch}/{event.batches}  loss {event.loss:.4f}  acc {event.accuracy:.1%}  "
+                    f"{event.samples_per_second:,.0f}/s  ETA {_clock(event.eta)}")
+            self.stream.write("\r\033[K" + text)
+            self.stream.flush()
+            self._open = True
+        elif isinstance(event, ev.EpochEnd):
+            top5 = f"  top-5 {event.val_top5:.1%}" if event.val_top5 is not None else ""
+            mark = "  *best" if event.improved else ""
+            self.line(f"epoch {event.epoch + 1}/{self.epochs}  train loss {event.train_loss:.4f} "
+                      f"acc {event.train_accuracy:.1%}  val loss {event.val_loss:.4f} acc {event.val_accuracy:.1%}"
+                      f"{top5}  lr {event.lr:.3g}  {event.seconds:.1f}s{mark}")
+        elif isinstance(event, ev.Warning):
+            self.line(f"note: {event.message}")
+        elif isinstance(event, ev.Error):
+            self.line(f"error: {event.message}")
+        elif isinstance(event, ev.Finished):
+            best = (f"; best val {event.best_value:.4g} at epoch {event.best_epoch}"
+                    if event.best_epoch is not None else "")
+            self.line(f"{event.reason} after {event.epochs_done} epoch(s) in {_clock(event.seconds)}{best}")
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    h, rest = divmod(seconds, 3600)
+    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"
