@@ -221,6 +221,8 @@ def write_script(design, model, out: Path, example, data: dict | None = None, tr
     out.mkdir(parents=True, exist_ok=True)
     data = dict(data or {"name": "digits", "source": {"name": "digits", "options": {}}})
     data.setdefault("input_shape", list(design.input_shape))
+    data.setdefault("val_fraction", (train_config or {}).get("val_fraction", 0.2))
+    data.setdefault("split_seed", (train_config or {}).get("seed", 0))
     files = [out / "train.py", out / "design.json", out / "data.json", out / "train_config.json", out / "weights.pt"]
     data_file = _write_data(data, out)
     if data_file:
