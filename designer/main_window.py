@@ -25,6 +25,7 @@ from .files import AUTOSAVE_MS, default_recovery_path
 from .inspector import InspectorPanel
 from .palette import PalettePanel
 from .summary import SummaryPanel
+from .training import install as install_training
 
 APP_NAME = "Network Designer"
 
@@ -37,6 +38,7 @@ class MainWindow(QMainWindow):
                  autosave_ms: int = AUTOSAVE_MS, parent=None):
         super().__init__(parent)
         self.setObjectName("MainWindow")
+        self._closed = False
         self.document = document or Document(parent=self)
         self.settings = settings or QSettings()
         self.prompts = prompts or Prompts()
@@ -62,6 +64,7 @@ class MainWindow(QMainWindow):
         self.add_dock(self.summary, "Layer summary", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["Problems"], self.docks["Layer summary"])
         self.docks["Problems"].raise_()
+        self.training = install_training(self)  # training panel and views: designer/training
         self._build_status_bar()
         self._connect()
         self.apply_theme(self.theme)
@@ -234,6 +237,9 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event) -> None:
+        if self._closed:
+            event.accept()
+            return
         if not self.files.maybe_discard():
             event.ignore()
             return
@@ -242,4 +248,5 @@ class MainWindow(QMainWindow):
         self.files.shutdown()
         self.scene.detach()
         self.inspector.detach()
+        self._closed = True
         event.accept()

@@ -32,7 +32,8 @@ class TrainingController(QObject):
         self.history = history or RunHistory(self.runs_root)
         self.session: TrainingSession | None = None
         self.record: RunRecord | None = None
-        self.bundle = None
+        self.bundle = self.raw_bundle = None
+        self._fitted_for = None
         self.started = None  # RunStarted of the current run
         self.trained_state: dict | None = None  # weights of the last finished run (CPU tensors)
         self.trained_design = None
@@ -56,33 +57,44 @@ class TrainingController(QObject):
     # -- data --------------------------------------------------------------------------------
     def choose_dataset(self, name: str) -> None:
         try:
-            self.bundle = datasets.load(name)
+            self.raw_bundle = self.bundle = datasets.load(name)
         except Exception as exc:  # noqa: BLE001 - offline downloads, bad folders: a message
             self.panel.show_error(str(exc))
             return
         self.panel.show_error("")
-        self._fit_bundle_to_design()
+        self._fitted_for = None
+        self.recheck()
+        self._update_schedule_preview()
+
+    def _show_bundle(self) -> None:
         self.panel.show_dataset(self.bundle)
         images, labels = self.bundle.preview(16)
         self.views.feature_maps.set_samples(images, labels, self.bundle.classes)
         if len(images):
             self.views.kernels.set_image(images[0])
-        self.recheck()
-        self._update_schedule_preview()
+        self.update_equivariance()
 
     def _fit_bundle_to_design(self) -> None:
         """Resize the samples to the design's input when only the size differs (the trainer
         does the same with ``resize``), so the preview shows what the network will see."""
         want = self.document.design.input_shape
+        self._fitted_for = want
+        self.bundle = self.raw_bundle
         if self.bundle is not None and want and len(want) == len(self.bundle.input_shape):
             try:
-                self.bundle = datasets.adapt(self.bundle, want)
+                self.bundle = datasets.adapt(self.raw_bundle, want)
             except Exception:  # noqa: BLE001 - the check below reports what does not fit
                 pass
+        self._show_bundle()
 
     def recheck(self) -> None:
-        if self.bundle is not None:
-            self.panel.show_problems(datasets.check(self.bundle, self.document.design))
+        """Re-check the data against the design (after every analysed edit); when the design's
+        input shape changed, the samples are resized to it first."""
+        if getattr(self, "raw_bundle", None) is None:
+            return
+        if self.document.design.input_shape != self._fitted_for:
+            self._fit_bundle_to_design()
+        self.panel.show_problems(datasets.check(self.bundle, self.document.design))
 
     def apply_fix(self, code: str) -> None:
         """One-click fixes, through the document so each is one undo step."""
@@ -97,7 +109,6 @@ class TrainingController(QObject):
                 self.document.set_params(head, {"out_features": self.bundle.num_classes})
             self.document.set_meta(num_classes=self.bundle.num_classes)
         self.document.refresh()
-        self._fit_bundle_to_design()
         self.recheck()
 
     def _update_schedule_preview(self) -> None:
@@ -165,7 +176,7 @@ class TrainingController(QObject):
             self.panel.status.setText("Stopping after this batch…")
 
     def shutdown(self) -> None:
-        """The window is closing: stop the run and wait for its thread."""
+        """The window is closing: stop the run and wait for its thread (safe to call twice)."""
         self._unsubscribe()
         if self.session is not None:
             self.session.shutdown()

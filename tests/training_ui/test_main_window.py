@@ -1,0 +1,28 @@
+"""The training panel inside the designer's main window."""
+from PySide6.QtCore import QSettings
+
+from engine.training import events as ev
+
+from .conftest import small_cnn
+
+
+def test_training_docks_are_in_the_main_window_and_closing_stops_the_run(qtbot, tmp_path, no_leaked_threads):
+    from designer.document import Document
+    from designer.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Document(small_cnn()), settings=settings, recovery_path=tmp_path / "recovery.json")
+    qtbot.addWidget(window)
+    window.show()
+    assert {"Training", "Training views"} <= set(window.docks)
+    controller = window.training
+    controller.history.root = tmp_path / "runs"
+    controller.panel.epochs.setValue(500)
+    controller.panel.start_button.click()
+    seen = []
+    controller.session.event.connect(seen.append)
+    qtbot.waitUntil(lambda: any(isinstance(e, ev.BatchProgress) for e in seen), timeout=30_000)
+    window.document.undo_stack.setClean()  # nothing to ask about on close
+    window.close()
+    qtbot.waitUntil(lambda: not controller.session.is_running(), timeout=10_000)
+    assert controller.record.status in ("stopped", "running")  # the thread is gone either way
