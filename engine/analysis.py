@@ -8,6 +8,7 @@ fit gets an error; nodes downstream of it get unknown shapes, not errors of thei
 from __future__ import annotations
 
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,74 +116,169 @@ def _plain(value):
 # configurations (every ResNet stage), and an edit changes one node, so most lookups hit.
 _CACHE: dict[tuple, Any] = {}
 _CACHE_LIMIT = 20_000
+_RF_CACHE: dict[tuple, Any] = {}
+# Per design: what only changes with its structure (order, sources, specs, reachability),
+# plus each node's last result, reused while its parameters and inputs are the same objects/values.
+_PLANS: "weakref.WeakKeyDictionary[Design, _Plan]" = weakref.WeakKeyDictionary()
 
 
 def _freeze(params: dict) -> tuple:
     return tuple(tuple(v) if isinstance(v, list) else v for v in params.values())
 
 
+def _shape_key(shapes: tuple) -> tuple:
+    """Shapes as a cache key; a flattened shape also keys on what it was flattened from
+    (it equals a plain tuple, but Linear's fix depends on the source)."""
+    for s in shapes:
+        if type(s) is not tuple:
+            return tuple((s, getattr(s, "source", None)) for s in shapes)
+    return shapes
+
+
 def clear_cache() -> None:
+    """Forget every cached result (benchmarks measure the cold analysis with it)."""
     _CACHE.clear()
+    _RF_CACHE.clear()
+    _PLANS.clear()
+
+
+class _Step:
+    """One node of a plan: its sources in input order and its last result."""
+
+    __slots__ = ("node_id", "node", "spec", "sources", "missing", "cacheable", "memo_params", "memo_frozen",
+                 "memo_key", "memo")
+
+    def __init__(self, node_id, node, spec, sources, missing, cacheable):
+        self.node_id, self.node, self.spec, self.sources = node_id, node, spec, sources
+        self.missing, self.cacheable = missing, cacheable
+        self.memo_params = self.memo_frozen = self.memo_key = self.memo = None
+
+
+class _Plan:
+    def __init__(self, design: Design):
+        self.stamp = _stamp(design)
+        self.order = design.topological_order()
+        incoming: dict[str, list[Edge]] = {n: [] for n in design.nodes}
+        for e in design.edges:
+            incoming[e.dst].append(e)
+        self.incoming = incoming
+        self.steps = []
+        for node_id in self.order:
+            node = design.nodes[node_id]
+            spec = design.spec(node.block)
+            edges = incoming[node_id]
+            if len(spec.inputs) > 1:  # several named ports: port order, then edge order
+                ports = [p.name for p in spec.inputs]
+                edges = sorted(edges, key=lambda e: ports.index(e.dst_port) if e.dst_port in ports else 99)
+            connected = {e.dst_port for e in edges}
+            missing = [p.name for p in spec.inputs if p.name not in connected]
+            self.steps.append(_Step(node_id, node, spec, tuple(e.src for e in edges), missing,
+                                    node.block not in design.composites))
+        self.unused, self.fed_by_input = _reachability(design, incoming)
+        self.has_input, self.has_output = bool(design.input_nodes()), bool(design.output_nodes())
+
+
+def _stamp(design: Design) -> tuple:
+    # A user block's inside may be edited in place: its version is part of the stamp.
+    inner = tuple(c.design.version for c in design.composites.values()) if design.composites else ()
+    return design.structure_version, len(design.nodes), len(design.edges), inner
+
+
+def _plan_for(design: Design) -> _Plan:
+    plan = _PLANS.get(design)
+    if plan is None or plan.stamp != _stamp(design):
+        plan = _PLANS[design] = _Plan(design)
+    return plan
+
+
+def _infer(step: _Step, ins: tuple, shape_key: tuple):
+    """(Inference, None) or (None, ShapeProblem), through the shared cache."""
+    node = step.node
+    key = (node.block, step.memo_frozen, shape_key)
+    inf = _CACHE.get(key) if step.cacheable else None
+    if inf is None:
+        try:
+            inf = step.spec.infer(node.params, list(ins))
+        except ShapeProblem as e:
+            return None, e
+        if len(_CACHE) > _CACHE_LIMIT:
+            _CACHE.clear()
+        if step.cacheable:
+            _CACHE[key] = inf
+    return inf, None
+
+
+def _compose(in_rfs: tuple, inf) -> Any:
+    key = (in_rfs, inf.rf, len(inf.shape))
+    rf = _RF_CACHE.get(key, _MISSING)
+    if rf is _MISSING:
+        rf = compose_rf(list(in_rfs), inf.rf, inf.shape)
+        if len(_RF_CACHE) > _CACHE_LIMIT:
+            _RF_CACHE.clear()
+        _RF_CACHE[key] = rf
+    return rf
+
+
+_MISSING = object()
 
 
 def analyze(design: Design) -> Report:
-    order = design.topological_order()
-    incoming: dict[str, list[Edge]] = {n: [] for n in design.nodes}
-    for e in design.edges:
-        incoming[e.dst].append(e)
+    plan = _plan_for(design)
     reports: dict[str, NodeReport] = {}
+    shapes: dict[str, Any] = {}
     rfs: dict[str, Any] = {}
-    diagnostics: list[Diagnostic] = []
-    for node_id in order:
-        node = design.nodes[node_id]
-        spec = design.spec(node.block)
-        edges = incoming[node_id]
-        if len(spec.inputs) > 1:  # several named ports: port order, then edge order
-            ports = [p.name for p in spec.inputs]
-            edges = sorted(edges, key=lambda e: ports.index(e.dst_port) if e.dst_port in ports else 99)
-        in_shapes = [reports[e.src].shape for e in edges]
-        report = NodeReport(node_id, node.block, in_shapes, None)
-        reports[node_id] = report
-        missing = [p.name for p in spec.inputs if not any(e.dst_port == p.name for e in edges)]
-        if missing:
-            report.diagnostics.append(Diagnostic(
+    for step in plan.steps:
+        node_id, node = step.node_id, step.node
+        ins = tuple([shapes[s] for s in step.sources])
+        if step.missing:
+            spec = step.spec
+            reports[node_id] = NodeReport(node_id, node.block, list(ins), None, diagnostics=[Diagnostic(
                 "error", "no-input", f"{spec.title} '{node.name}' has nothing connected to its input"
-                + (f" port '{missing[0]}'" if len(spec.inputs) > 1 else ""),
-                "drag an edge from the previous block's output to this block's input", node_id))
+                + (f" port '{step.missing[0]}'" if len(spec.inputs) > 1 else ""),
+                "drag an edge from the previous block's output to this block's input", node_id)])
+            shapes[node_id] = rfs[node_id] = None
             continue
-        if any(s is None for s in in_shapes):
-            continue  # unknown upstream: the upstream node carries the error
-        key = (node.block, _freeze(node.params), tuple(in_shapes))
-        inf = _CACHE.get(key) if node.block not in design.composites else None
-        if inf is None:
-            try:
-                inf = spec.infer(node.params, in_shapes)
-            except ShapeProblem as e:
-                if node.block == "add" and len(edges) > 1:
-                    e = _add_problem(design, spec, node.params, edges, reports) or e
-                report.diagnostics.append(Diagnostic("error", "shape", e.message, e.fix, node_id, e.expected,
-                                                     e.received))
-                continue
-            if len(_CACHE) > _CACHE_LIMIT:
-                _CACHE.clear()
-            _CACHE[key] = inf
-        report.shape = inf.shape
-        if node.frozen or not spec.trainable:
-            report.frozen_params = inf.params
+        if None in ins:  # unknown upstream: the upstream node carries the error
+            reports[node_id] = NodeReport(node_id, node.block, list(ins), None)
+            shapes[node_id] = rfs[node_id] = None
+            continue
+        in_rfs = tuple([rfs[s] for s in step.sources])
+        params = node.params
+        if step.memo_params is not params:  # set_params replaces the dict: a new object is an edit
+            step.memo_params, step.memo_frozen, step.memo = params, _freeze(params), None
+        shape_key = _shape_key(ins)
+        memo_key = (shape_key, in_rfs, node.frozen)
+        if step.memo is None or step.memo_key != memo_key or not step.cacheable:
+            step.memo_key, step.memo = memo_key, _evaluate(step, ins, shape_key, in_rfs, design, reports)
+        shape, rf, params_count, buffers, macs, act_bytes, diags = step.memo
+        if shape is None:
+            reports[node_id] = NodeReport(node_id, node.block, list(ins), None, diagnostics=list(diags))
+        elif node.frozen or not step.spec.trainable:
+            reports[node_id] = NodeReport(node_id, node.block, list(ins), shape, 0, params_count, buffers, macs,
+                                          act_bytes, rf, list(diags))
         else:
-            report.trainable_params = inf.params
-        report.buffers, report.macs = inf.buffers, inf.macs
-        values = inf.activations if inf.activations is not None else math.prod(inf.shape)
-        report.activation_bytes = values * BYTES_PER_VALUE
-        rf = compose_rf([rfs.get(e.src) for e in edges], inf.rf, inf.shape)
-        rfs[node_id] = rf
-        report.receptive_field = rf
-        for w in inf.warnings:
-            report.diagnostics.append(Diagnostic("warning", w.code, w.message, w.fix, node_id))
-    _design_checks(design, reports, incoming)
-    for node_id in order:
-        diagnostics.extend(reports[node_id].diagnostics)
-    return Report(reports, order, diagnostics + _design_level(design, reports))
+            reports[node_id] = NodeReport(node_id, node.block, list(ins), shape, params_count, 0, buffers, macs,
+                                          act_bytes, rf, list(diags))
+        shapes[node_id], rfs[node_id] = shape, rf
+    _design_checks(design, plan, reports)
+    diagnostics = [d for node_id in plan.order for d in reports[node_id].diagnostics]
+    return Report(reports, plan.order, diagnostics + _design_level(plan))
+
+
+def _evaluate(step: _Step, ins, shape_key, in_rfs, design, reports) -> tuple:
+    """A node's result: (shape, rf, params, buffers, macs, activation bytes, diagnostics)."""
+    inf, problem = _infer(step, ins, shape_key)
+    node_id = step.node_id
+    if problem is not None:
+        if step.node.block == "add" and len(ins) > 1:
+            edges = [e for e in design.incoming(node_id)]
+            problem = _add_problem(design, step.spec, step.node.params, edges, reports) or problem
+        return None, None, 0, 0, 0, 0, (Diagnostic("error", "shape", problem.message, problem.fix, node_id,
+                                                   problem.expected, problem.received),)
+    values = inf.activations if inf.activations is not None else math.prod(inf.shape)
+    warnings = tuple(Diagnostic("warning", w.code, w.message, w.fix, node_id) for w in inf.warnings)
+    return (inf.shape, _compose(in_rfs, inf), inf.params, inf.buffers, inf.macs, values * BYTES_PER_VALUE,
+            warnings)
 
 
 def _add_problem(design: Design, spec, params, edges, reports) -> ShapeProblem | None:
@@ -198,8 +294,8 @@ def _add_problem(design: Design, spec, params, edges, reports) -> ShapeProblem |
     return None
 
 
-def _design_checks(design: Design, reports: dict[str, NodeReport], incoming) -> None:
-    """Warnings that need the whole graph: unused nodes, class count."""
+def _reachability(design: Design, incoming) -> tuple[list[str], dict[str, bool]]:
+    """Nodes that lead to no Output, and for each Output whether an Input feeds it."""
     outputs = [n.id for n in design.output_nodes()]
     inputs = {n.id for n in design.input_nodes()}
     feeding: set[str] = set()
@@ -212,17 +308,22 @@ def _design_checks(design: Design, reports: dict[str, NodeReport], incoming) -> 
                 seen.add(n)
                 stack.extend(e.src for e in incoming[n])
         feeding |= seen
-        fed_by_input[out] = not seen.isdisjoint(inputs)
-    if outputs:
-        for node_id, report in reports.items():
-            if node_id not in feeding:
-                node = design.nodes[node_id]
-                report.diagnostics.append(Diagnostic(
-                    "warning", "unused", f"'{node.name}' does not lead to any Output; its result is thrown away",
-                    "connect it to the rest of the network, or delete it", node_id))
-    for node_id in outputs:
+        fed_by_input[out] = bool(inputs) and not seen.isdisjoint(inputs)
+    unused = [n for n in design.nodes if n not in feeding] if outputs else []
+    return unused, fed_by_input
+
+
+def _design_checks(design: Design, plan: _Plan, reports: dict[str, NodeReport]) -> None:
+    """Warnings that need the whole graph: unused nodes, unreachable outputs, class count."""
+    for node_id in plan.unused:
         report = reports[node_id]
-        if inputs and not fed_by_input[node_id]:
+        node = design.nodes[node_id]
+        report.diagnostics.append(Diagnostic(
+            "warning", "unused", f"'{node.name}' does not lead to any Output; its result is thrown away",
+            "connect it to the rest of the network, or delete it", node_id))
+    for node_id, fed in plan.fed_by_input.items():
+        report = reports[node_id]
+        if plan.has_input and not fed:
             report.diagnostics.append(Diagnostic(
                 "warning", "unreachable", "the output is not connected to any Input",
                 "connect the Input to the first layer", node_id))
@@ -241,12 +342,12 @@ def _design_checks(design: Design, reports: dict[str, NodeReport], incoming) -> 
                 classes, shape[0]))
 
 
-def _design_level(design: Design, reports) -> list[Diagnostic]:
+def _design_level(plan: _Plan) -> list[Diagnostic]:
     found = []
-    if not design.input_nodes():
+    if not plan.has_input:
         found.append(Diagnostic("error", "no-input-node", "the design has no Input",
                                 "add an Input block and set its shape"))
-    if not design.output_nodes():
+    if not plan.has_output:
         found.append(Diagnostic("warning", "no-output-node", "the design has no Output",
                                 "add an Output block after the last layer so training knows the prediction"))
     return found

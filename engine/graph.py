@@ -125,15 +125,12 @@ class Design:
         for e in self.edges:
             indegree[e.dst] += 1
             children[e.src].append(e.dst)
-        ready = [n for n, d in indegree.items() if d == 0]
-        order = []
-        while ready:
-            n = ready.pop(0)
-            order.append(n)
+        order = [n for n, d in indegree.items() if d == 0]
+        for n in order:  # the list is the queue: appended to while it is walked (no pop(0))
             for c in children[n]:
                 indegree[c] -= 1
                 if indegree[c] == 0:
-                    ready.append(c)
+                    order.append(c)
         return order
 
     def new_id(self, block: str) -> str:

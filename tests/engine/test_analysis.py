@@ -228,3 +228,39 @@ def test_reanalysis_follows_edits():
     assert analyze(d).nodes[ids[1]].shape == (8, 30, 30)
     d.set_params(ids[1], {"padding": "same", "out_channels": 5})
     assert analyze(d).nodes[ids[1]].shape == (5, 32, 32)
+
+
+def _summary(report):
+    return {k: (n.shape, n.input_shapes, n.trainable_params, n.frozen_params, n.buffers, n.macs,
+                n.activation_bytes, n.receptive_field, [str(d) for d in n.diagnostics])
+            for k, n in report.nodes.items()}, [str(d) for d in report.diagnostics]
+
+
+def test_cached_reanalysis_equals_a_cold_one_after_edits():
+    from engine.analysis import clear_cache
+    d = Design(num_classes=10)
+    ids = d.chain(("input", {"shape": [256, 7, 7]}), "flatten", ("dropout", {"p": 0.1}),
+                  ("linear", {"out_features": 10, "in_features": 9216}), "output")
+    edits = [
+        lambda: None,
+        lambda: d.set_params(ids[0], {"shape": [64, 14, 14]}),  # same 12544 features, another source
+        lambda: d.set_params(ids[3], {"in_features": None}),
+        lambda: d.set_frozen(ids[3], True),
+        lambda: d.set_label(ids[2], "drop"),
+        lambda: d.set_meta(num_classes=3),
+        lambda: d.remove_node(ids[2]),
+        lambda: d.connect(ids[1], ids[3]),
+    ]
+    for edit in edits:
+        edit()
+        warm = _summary(analyze(d))
+        clear_cache()
+        assert warm == _summary(analyze(d))
+    # The Linear's fix follows the current source of the flattened features, not a cached one.
+    d2 = Design()
+    ids2 = d2.chain(("input", {"shape": [256, 7, 7]}), "flatten", ("dropout", {"p": 0.1}),
+                    ("linear", {"out_features": 10, "in_features": 9216}), "output")
+    assert "6×6" in analyze(d2).nodes[ids2[3]].diagnostics[0].fix
+    d2.set_params(ids2[0], {"shape": [64, 14, 14]})
+    (diag,) = analyze(d2).nodes[ids2[3]].diagnostics
+    assert "64×14×14" in diag.message and "12×12" in diag.fix

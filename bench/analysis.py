@@ -1,0 +1,121 @@
+"""How fast is a full re-analysis of a ResNet-152-sized design, against torchinfo.summary?
+
+Builds ResNet-152 with the engine as ~500 primitive nodes (conv, batch norm, ReLU, Add; no
+composite blocks), checks that the analysis agrees with torchvision's resnet152 (parameter
+count, output shape), then reports the median time of ``analyze(design)``:
+
+- cold: ``engine.analysis.clear_cache()`` before every run (every block's arithmetic redone);
+- warm: the cache filled, as after the first analysis in the app (an edit changes one node);
+
+and the ratio against ``torchinfo.summary`` of torchvision's resnet152 measured in the same run
+(batch 1, 224×224, ``verbose=0``). Targets: ≤ 2 ms median and ≥ 50× faster than torchinfo.
+
+    .venv/bin/python bench/analysis.py [--runs 200] [--torchinfo-runs 3] [--device cpu|meta]
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import Design, analyze  # noqa: E402
+from engine.analysis import clear_cache  # noqa: E402
+
+TARGET_MS = 2.0
+TARGET_RATIO = 50.0
+
+
+def resnet152_design() -> Design:
+    d = Design("ResNet-152", num_classes=1000)
+    last = d.chain(("input", {"shape": [3, 224, 224]}),
+                   ("conv2d", {"out_channels": 64, "kernel": 7, "stride": 2, "padding": 3, "bias": False}),
+                   "batchnorm2d", "relu", ("maxpool2d", {"kernel": 3, "stride": 2, "padding": 1}))[-1]
+    channels = 64
+    for stage, (blocks, width) in enumerate(zip((3, 8, 36, 3), (64, 128, 256, 512))):
+        for i in range(blocks):
+            stride = 2 if stage > 0 and i == 0 else 1
+            shortcut = last
+            body = d.chain(("conv2d", {"out_channels": width, "kernel": 1, "bias": False}), "batchnorm2d", "relu",
+                           ("conv2d", {"out_channels": width, "kernel": 3, "stride": stride, "padding": 1,
+                                       "bias": False}), "batchnorm2d", "relu",
+                           ("conv2d", {"out_channels": width * 4, "kernel": 1, "bias": False}), "batchnorm2d",
+                           after=last)
+            if i == 0:  # projection shortcut: the channels (and maybe the size) change
+                shortcut = d.chain(("conv2d", {"out_channels": width * 4, "kernel": 1, "stride": stride,
+                                               "bias": False}), "batchnorm2d", after=last)[-1]
+            add = d.add_node("add").id
+            d.connect(body[-1], add)
+            d.connect(shortcut, add)
+            last = d.chain("relu", after=add)[-1]
+            channels = width * 4
+    d.chain("global_avgpool", ("linear", {"out_features": 1000}), "output", after=last)
+    assert channels == 2048
+    return d
+
+
+def median_ms(fn, runs: int, before=None) -> float:
+    times = []
+    for _ in range(runs):
+        if before:
+            before()
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1e3
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--torchinfo-runs", type=int, default=3)
+    parser.add_argument("--device", default="cpu", choices=("cpu", "meta"))
+    args = parser.parse_args()
+
+    import torch
+    import torchinfo
+    import torchvision
+
+    design = resnet152_design()
+    report = analyze(design)
+    model = torchvision.models.resnet152()
+    torch_params = sum(p.numel() for p in model.parameters())
+    kinds = {n.block for n in design.nodes.values()}
+    print(f"design: {len(design.nodes)} primitive nodes, {len(design.edges)} edges, blocks {sorted(kinds)}")
+    print(f"analysis: {report.total_params:,} params (torchvision resnet152: {torch_params:,}), "
+          f"{report.macs / 1e9:.2f} GMACs, output {report.nodes[design.output_nodes()[0].id].shape}, "
+          f"valid={report.valid}")
+    if report.total_params != torch_params or not report.valid:
+        print("MISMATCH: the design is not ResNet-152")
+        return 1
+
+    gc.collect()
+    cold = median_ms(lambda: analyze(design), args.runs, before=clear_cache)
+    analyze(design)
+    warm = median_ms(lambda: analyze(design), args.runs)
+
+    model.eval()
+    device = torch.device(args.device)
+    model = model.to(device) if args.device == "cpu" else model.to_empty(device=device)
+    info = torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0, device=device)
+    torchinfo_ms = median_ms(lambda: torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0,
+                                                       device=device), args.torchinfo_runs)
+    print(f"torchinfo: {info.total_params:,} params, {info.total_mult_adds / 1e9:.2f} G mult-adds "
+          f"(device {args.device})")
+    print()
+    print(f"{'full re-analysis, cold cache':32} {cold:8.3f} ms median of {args.runs}")
+    print(f"{'full re-analysis, warm cache':32} {warm:8.3f} ms median of {args.runs}")
+    print(f"{'torchinfo.summary':32} {torchinfo_ms:8.1f} ms median of {args.torchinfo_runs}")
+    print(f"ratio torchinfo / analysis: cold {torchinfo_ms / cold:,.0f}×, warm {torchinfo_ms / warm:,.0f}×")
+    ok = cold <= TARGET_MS and torchinfo_ms / cold >= TARGET_RATIO
+    print(f"target ≤ {TARGET_MS} ms and ≥ {TARGET_RATIO:.0f}× (cold): {'met' if ok else 'NOT met'}"
+          f"{'' if warm <= TARGET_MS else ' (warm also above target)'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
