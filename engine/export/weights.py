@@ -95,6 +95,11 @@ def read_pt(path) -> dict:
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        if "global" not in str(e).lower():  # not a request to run code: just not a pickle we know
+            detail = next((line.strip() for line in str(e).splitlines() if "Unsupported" in line), "")
+            raise WeightsFileError(f"{path.name} is not a readable PyTorch weights file ({detail or 'bad data'}); "
+                                   "weights are read with weights_only=True and anything needing arbitrary "
+                                   "unpickling is refused") from None
         reason = str(e).splitlines()
         detail = next((line.strip() for line in reason if "GLOBAL" in line or "Unsupported" in line), "")
         raise WeightsFileError(
