@@ -80,7 +80,7 @@ class FloatEditor(ParamEditor):
         if param.unit:
             self.spin.setSuffix(f" {param.unit}")
         self._add(self.spin)
-        self.spin.valueChanged.connect(self.committed)
+        self.spin.valueChanged.connect(lambda value: self.committed.emit(float(value)))
         self.spin.editingFinished.connect(self.session_ended)
 
     def set_value(self, value) -> None:
@@ -94,7 +94,7 @@ class BoolEditor(ParamEditor):
         super().__init__(param, parent)
         self.check = QCheckBox()
         self._add(self.check)
-        self.check.toggled.connect(self.committed)
+        self.check.toggled.connect(lambda on: self.committed.emit(bool(on)))
 
     def set_value(self, value) -> None:
         self.check.blockSignals(True)

@@ -114,7 +114,6 @@ def make_window(qtbot, tmp_path, prompts, settings):
         kwargs.setdefault("prompts", prompts)
         kwargs.setdefault("recovery_path", tmp_path / "recovery" / "recovery.json")
         window = MainWindow(**kwargs)
-        window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         qtbot.addWidget(window)
         window.show()
         windows.append(window)
