@@ -68,6 +68,8 @@ def load(name_or_path: str, input_shape=None, val_fraction: float = 0.2, seed: i
         full, classes = load_torchvision(key, root)
     else:
         path = Path(name_or_path).expanduser()
+        if not path.exists() and ("/" in str(name_or_path) or "\\" in str(name_or_path) or path.suffix):
+            raise DatasetError(f"the dataset folder or file {path} does not exist")
         if not path.exists():
             raise DatasetError(f"unknown dataset {name_or_path!r}: not one of {', '.join(names())} and no such "
                                "file or folder")

@@ -125,8 +125,8 @@ def adapt_tensor(x: torch.Tensor, input_shape: tuple[int, ...], chunk: int = 204
     if tuple(x.shape[1:]) == tuple(input_shape):
         return x
     if x.dim() - 1 != len(input_shape):
-        raise DatasetError(f"the samples are {x.dim() - 1}-D {tuple(x.shape[1:])} but the design takes "
-                           f"{len(input_shape)}-D input {tuple(input_shape)}; no resize can fix that")
+        raise DatasetError(f"the samples are {x.dim() - 2}-D {tuple(x.shape[1:])} but the design takes "
+                           f"{len(input_shape) - 1}-D input {tuple(input_shape)}; no resize can fix that")
     parts = []
     for start in range(0, len(x), chunk):
         part = x[start:start + chunk].float()
