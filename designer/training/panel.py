@@ -60,6 +60,10 @@ class TrainingPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(scroll)
+        # Long device names must not widen the panel past its dock (the form would be cut off).
+        for combo in inner.findChildren(QComboBox):
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(10)
         self.set_state("idle")
 
     # -- construction ----------------------------------------------------------------------

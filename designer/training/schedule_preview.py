@@ -38,5 +38,6 @@ class SchedulePreview(pg.PlotWidget):
     def show_config(self, config: TrainConfig, steps_per_epoch: int) -> None:
         x, y = lr_curve(config, steps_per_epoch)
         self.curve.setData(x, y)
+        self.setYRange(0, float(y.max()) * 1.1 if len(y) else 1.0, padding=0)  # a flat LR is not drawn at 0
         note = " (reduced ×γ when validation stops improving)" if config.schedule == "plateau" else ""
         self.setTitle(f"schedule: {config.schedule}{note}", size="8pt")
