@@ -231,6 +231,7 @@ class Document(QObject):
             return []
         state = holder["state"]
         self.open_composites[node_id] = state
+        self.refresh()  # views mark the opened part
         self.set_selection(state.inner_ids)
         return state.inner_ids
 
@@ -246,6 +247,7 @@ class Document(QObject):
         if not self._snapshot(f"Close {node_id}", edit):
             return False
         del self.open_composites[node_id]
+        self.refresh()
         self.set_selection([node_id])
         return True
 
