@@ -152,6 +152,8 @@ class Trainer:
         ctx = _RunContext(model, frozen, optimizer, schedule, scaler, loss_fn, batcher, augment, device, taps,
                           sample, num_outputs, cuda and c.mixed_precision, steps_per_epoch)
         ctx.step, ctx.session_start_step = step, step
+        # one pair of limiters for the whole run, so an epoch's first batch does not skip the limit
+        ctx.limiter, ctx.maps_limiter = events.RateLimiter(c.event_rate), events.RateLimiter(1 / c.feature_map_interval)
         bad_epochs = 0
         for epoch in range(start_epoch, c.epochs):
             meter = Meter(device, carried)
@@ -276,7 +278,7 @@ class Trainer:
 
     def _train_epoch(self, ctx, epoch, first_batch, meter) -> None:
         c = self.config
-        limiter, maps_limiter = events.RateLimiter(c.event_rate), events.RateLimiter(1 / c.feature_map_interval)
+        limiter, maps_limiter = ctx.limiter, ctx.maps_limiter
         window = Meter(ctx.device)
         last_emit, last_step = time.perf_counter(), ctx.step
         order = None if c.overfit_batches else torch.randperm(
