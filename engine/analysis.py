@@ -123,7 +123,7 @@ _PLANS: "weakref.WeakKeyDictionary[Design, _Plan]" = weakref.WeakKeyDictionary()
 
 
 def _freeze(params: dict) -> tuple:
-    return tuple(tuple(v) if isinstance(v, list) else v for v in params.values())
+    return tuple([tuple(v) if type(v) is list else v for v in params.values()])
 
 
 def _shape_key(shapes: tuple) -> tuple:

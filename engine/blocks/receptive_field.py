@@ -14,6 +14,15 @@ def compose_rf(in_rfs, step, out_shape):
     """
     if not in_rfs:
         return step if isinstance(step, tuple) else None
+    if len(in_rfs) == 1:  # the common case, kept short: this runs for every node of a design
+        base = in_rfs[0]
+        if not base or len(out_shape) < 2:
+            return None
+        if step is None:
+            return base if len(base) == len(out_shape) - 1 else None
+        if step == GLOBAL_RF or len(step) != len(base):
+            return None
+        return tuple([(size + (k - 1) * jump, jump * s) for (size, jump), (k, s) in zip(base, step)])
     known = [r for r in in_rfs if r]
     if not known or len(out_shape) < 2:
         return None
