@@ -32,8 +32,8 @@ def test_small_cnn_learns_shapes_well_above_chance():
     d.chain(("input", {"shape": [1, 24, 24]}), ("conv2d", {"out_channels": 8, "kernel": 3, "padding": 1}), "relu",
             ("maxpool2d", {}), ("conv2d", {"out_channels": 16, "kernel": 3, "padding": 1}), "relu",
             ("maxpool2d", {}), "flatten", ("linear", {"out_features": 4}), "output")
-    bundle = data.load("shapes", input_shape=(1, 24, 24), options={"n": 1200})
-    done = Trainer(d, TrainConfig(epochs=8, batch_size=32, lr=3e-3, num_threads=1), dataset=bundle).run()
+    bundle = data.load("shapes", input_shape=(1, 24, 24), options={"n": 1600})
+    done = Trainer(d, TrainConfig(epochs=12, batch_size=32, lr=3e-3, schedule="cosine", num_threads=1), dataset=bundle).run()
     print(f"\n{d.name}: validation accuracy {done.history[-1]['val_accuracy']:.2%}")
     assert done.reason == "completed" and done.history[-1]["val_accuracy"] >= 0.75  # chance: 0.25
 
