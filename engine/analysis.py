@@ -4,6 +4,12 @@ and diagnostics for every node, plus totals.
 It is pure arithmetic on the block specs' ``infer`` rules (no torch), fast enough to run on
 every edit. Diagnostics are data, never exceptions: a node whose inputs are missing or do not
 fit gets an error; nodes downstream of it get unknown shapes, not errors of their own.
+
+Speed (a ResNet-152 of ~500 nodes re-analyses in about 1.5 ms, see ``bench/analysis.py``) comes
+from caching: per design, what depends only on its structure (rebuilt when
+``structure_version`` changes); per node, its last result, reused while its parameters dict
+is the same object (``Design.set_params`` replaces it, never edits it in place) and its inputs
+are equal; and per (block, parameters, input shapes), the block's arithmetic.
 """
 from __future__ import annotations
 
@@ -145,13 +151,14 @@ def clear_cache() -> None:
 class _Step:
     """One node of a plan: its sources in input order and its last result."""
 
-    __slots__ = ("node_id", "node", "spec", "sources", "missing", "cacheable", "memo_params", "memo_frozen",
-                 "memo_key", "memo")
+    # Each memo is one tuple, replaced whole: an analysis on another thread never sees half of one.
+    __slots__ = ("node_id", "node", "spec", "sources", "missing", "cacheable", "frozen_params", "memo")
 
     def __init__(self, node_id, node, spec, sources, missing, cacheable):
         self.node_id, self.node, self.spec, self.sources = node_id, node, spec, sources
         self.missing, self.cacheable = missing, cacheable
-        self.memo_params = self.memo_frozen = self.memo_key = self.memo = None
+        self.frozen_params = (None, None)  # (params dict, its hashable form)
+        self.memo = (None, None)  # (inputs key, result)
 
 
 class _Plan:
@@ -191,10 +198,10 @@ def _plan_for(design: Design) -> _Plan:
     return plan
 
 
-def _infer(step: _Step, ins: tuple, shape_key: tuple):
+def _infer(step: _Step, ins: tuple, shape_key: tuple, frozen: tuple):
     """(Inference, None) or (None, ShapeProblem), through the shared cache."""
     node = step.node
-    key = (node.block, step.memo_frozen, shape_key)
+    key = (node.block, frozen, shape_key)
     inf = _CACHE.get(key) if step.cacheable else None
     if inf is None:
         try:
@@ -244,13 +251,16 @@ def analyze(design: Design) -> Report:
             continue
         in_rfs = tuple([rfs[s] for s in step.sources])
         params = node.params
-        if step.memo_params is not params:  # set_params replaces the dict: a new object is an edit
-            step.memo_params, step.memo_frozen, step.memo = params, _freeze(params), None
+        frozen_params = step.frozen_params
+        if frozen_params[0] is not params:  # set_params replaces the dict: a new object is an edit
+            frozen_params = step.frozen_params = (params, _freeze(params))
         shape_key = _shape_key(ins)
-        memo_key = (shape_key, in_rfs, node.frozen)
-        if step.memo is None or step.memo_key != memo_key or not step.cacheable:
-            step.memo_key, step.memo = memo_key, _evaluate(step, ins, shape_key, in_rfs, design, reports)
-        shape, rf, params_count, buffers, macs, act_bytes, diags = step.memo
+        memo_key = (frozen_params[1], shape_key, in_rfs, node.frozen)
+        memo = step.memo
+        if memo[0] != memo_key or not step.cacheable:
+            memo = step.memo = (memo_key, _evaluate(step, ins, shape_key, in_rfs, frozen_params[1], design,
+                                                    reports))
+        shape, rf, params_count, buffers, macs, act_bytes, diags = memo[1]
         if shape is None:
             reports[node_id] = NodeReport(node_id, node.block, list(ins), None, diagnostics=list(diags))
         elif node.frozen or not step.spec.trainable:
@@ -265,9 +275,9 @@ def analyze(design: Design) -> Report:
     return Report(reports, plan.order, diagnostics + _design_level(plan))
 
 
-def _evaluate(step: _Step, ins, shape_key, in_rfs, design, reports) -> tuple:
+def _evaluate(step: _Step, ins, shape_key, in_rfs, frozen, design, reports) -> tuple:
     """A node's result: (shape, rf, params, buffers, macs, activation bytes, diagnostics)."""
-    inf, problem = _infer(step, ins, shape_key)
+    inf, problem = _infer(step, ins, shape_key, frozen)
     node_id = step.node_id
     if problem is not None:
         if step.node.block == "add" and len(ins) > 1:
