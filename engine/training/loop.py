@@ -72,10 +72,14 @@ class Meter:
         self.correct += (predictions(out, num_outputs) == y).sum()
         self.count += n
 
-    def read(self) -> tuple[float, float]:
+    def sums(self) -> tuple[float, float, int]:
+        """(loss sum, correct count, samples), with one device sync."""
         loss, correct = torch.stack([self.loss, self.correct.float()]).tolist()
-        count = max(1, self.count)
-        return loss / count, correct / count
+        return loss, correct, self.count
+
+    def read(self) -> tuple[float, float]:
+        loss, correct, count = self.sums()
+        return loss / max(1, count), correct / max(1, count)
 
     @property
     def seconds(self) -> float:

@@ -279,8 +279,8 @@ class Trainer:
     def _train_epoch(self, ctx, epoch, first_batch, meter) -> None:
         c = self.config
         limiter, maps_limiter = ctx.limiter, ctx.maps_limiter
-        window = Meter(ctx.device)
-        last_emit, last_step = time.perf_counter(), ctx.step
+        # the window since the previous event is a difference of the epoch's running sums: no second meter
+        last_emit, last_sums = time.perf_counter(), meter.sums()
         order = None if c.overfit_batches else torch.randperm(
             len(ctx.batcher.dataset), generator=torch.Generator().manual_seed(c.seed * 1_000_003 + epoch))
         for batch_index, (x, y) in ctx.batcher.batches(order, first_batch):
@@ -292,7 +292,6 @@ class Trainer:
             lr = ctx.schedule.apply(ctx.step)
             loss, out = self._step(ctx, x, y)
             meter.add(loss, out, y, ctx.num_outputs)
-            window.add(loss, out, y, ctx.num_outputs)
             ctx.step += 1
             if ctx.device.type == "cpu" and not math.isfinite(loss.item()):
                 self._diverged(ctx, epoch, batch_index + 1)
@@ -300,16 +299,17 @@ class Trainer:
             if limiter.ready() or done == ctx.steps_per_epoch:
                 limiter.mark()
                 now = time.perf_counter()
-                w_loss, w_acc = window.read()
+                sums = meter.sums()
+                seen = max(1, sums[2] - last_sums[2])
+                w_loss, w_acc = (sums[0] - last_sums[0]) / seen, (sums[1] - last_sums[1]) / seen
                 if not math.isfinite(w_loss):
                     self._diverged(ctx, epoch, done)
                 session_steps = ctx.step - ctx.session_start_step
                 remaining = ctx.steps_per_epoch * c.epochs - ctx.step
                 eta = (now - self._t0) / max(1, session_steps) * remaining
                 self._emit(events.BatchProgress(epoch, done, ctx.steps_per_epoch, ctx.step, w_loss, w_acc, lr,
-                                                window.count / max(now - last_emit, 1e-9), now - self._t0, eta))
-                window = Meter(ctx.device)
-                last_emit, last_step = now, ctx.step
+                                                seen / max(now - last_emit, 1e-9), now - self._t0, eta))
+                last_emit, last_sums = now, sums
                 if ctx.taps and maps_limiter.ready():
                     maps_limiter.mark()
                     self._emit(feature_maps(ctx, epoch, c.max_feature_channels))
