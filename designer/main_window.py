@@ -20,6 +20,7 @@ from .diagnostics import DiagnosticsPanel
 from .dialogs import Prompts
 from .document import Document
 from .edit_actions import EditActions
+from .export_dialog import install_export_actions
 from .file_actions import FileActions
 from .files import AUTOSAVE_MS, default_recovery_path
 from .inspector import InspectorPanel
@@ -65,6 +66,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["Problems"], self.docks["Layer summary"])
         self.docks["Problems"].raise_()
         self.training = install_training(self)  # training panel and views: designer/training
+        install_export_actions(self)  # File ▸ Export… / Import…: designer/export_dialog
         self._build_status_bar()
         self._connect()
         self.apply_theme(self.theme)

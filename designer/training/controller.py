@@ -16,7 +16,8 @@ from engine.runs import RunHistory, RunRecord
 from engine.training import events as ev
 
 from . import inspection
-from .engine_adapter import run_trainer
+from .background import BackgroundTask
+from .engine_adapter import FilterWeights, run_trainer
 from .worker import TrainingSession
 
 MAX_TAPPED_NODES = 24  # feature maps sampled per run; the selected node always among them
@@ -37,6 +38,11 @@ class TrainingController(QObject):
         self.started = None  # RunStarted of the current run
         self.trained_state: dict | None = None  # weights of the last finished run (CPU tensors)
         self.trained_design = None
+        self.weights_origin = ""  # where trained_state came from, for the Export dialog
+        self.initial_weights_path: str | None = None  # imported weights the next run starts from
+        self._loading: str | None = None  # the dataset being loaded in the background
+        self._start_when_loaded = False
+        self._tasks: list[BackgroundTask] = []  # background loads still running
         self._unsubscribe = document.design.subscribe(self._on_design_event)
 
         panel.dataset_chosen.connect(self.choose_dataset)
@@ -46,6 +52,8 @@ class TrainingController(QObject):
         panel.stop_clicked.connect(self.stop)
         panel.fix_requested.connect(self.apply_fix)
         panel.evaluate_clicked.connect(self.evaluate)
+        panel.export_clicked.connect(self.open_export_dialog)
+        document.design_replaced.connect(self._forget_imported_weights)
         document.selection_changed.connect(self._on_selection_changed)
         document.report_changed.connect(lambda _r: self.recheck())
         fm = views.feature_maps
@@ -56,15 +64,50 @@ class TrainingController(QObject):
 
     # -- data --------------------------------------------------------------------------------
     def choose_dataset(self, name: str) -> None:
-        try:
-            self.raw_bundle = self.bundle = datasets.load(name)
-        except Exception as exc:  # noqa: BLE001 - offline downloads, bad folders: a message
-            self.panel.show_error(str(exc))
-            return
+        """Load in a background thread (a download or a big image folder must not freeze the
+        window); a later choice supersedes one still loading."""
+        self._loading = name
+        self.panel.show_loading(name)
+        task = BackgroundTask(lambda _progress: datasets.load(name), "dataset", self)
+        task.done.connect(lambda bundle, n=name, t=task: self._on_dataset_loaded(n, bundle, t))
+        task.failed.connect(lambda message, n=name, t=task: self._on_dataset_failed(n, message, t))
+        self._tasks.append(task)
+        task.start()
+
+    def dataset_loading(self) -> bool:
+        return self._loading is not None
+
+    def _task_over(self, task: BackgroundTask) -> None:
+        if task in self._tasks:
+            self._tasks.remove(task)
+        task.deleteLater()
+
+    def _on_dataset_loaded(self, name: str, bundle, task) -> None:
+        self._task_over(task)
+        if name != self._loading:
+            return  # superseded by a later choice
+        self._loading = None
+        self.panel.show_loading(None)
+        self.raw_bundle = self.bundle = bundle
         self.panel.show_error("")
         self._fitted_for = None
         self.recheck()
         self._update_schedule_preview()
+        if self._start_when_loaded:
+            self._start_when_loaded = False
+            self.start()
+
+    def _on_dataset_failed(self, name: str, message: str, task) -> None:
+        self._task_over(task)
+        if name != self._loading:
+            return
+        self._loading = None
+        self._start_when_loaded = False
+        self.raw_bundle = self.bundle = None  # the old samples would not match the chosen name
+        self.panel.show_loading(None)
+        self.panel.show_error(f"Cannot load {name}: {message}")
+        if self.panel.start_button.isEnabled():
+            self.panel.status.setText("Choose a dataset that loads.")
 
     def _show_bundle(self) -> None:
         self.panel.show_dataset(self.bundle)
@@ -123,6 +166,13 @@ class TrainingController(QObject):
     def start(self) -> None:
         if self.session is not None and self.session.is_running():
             return
+        if self.dataset_loading():
+            self._start_when_loaded = True
+            self.panel.status.setText("Starting as soon as the dataset has loaded…")
+            return
+        if self.bundle is None:
+            self.panel.show_error("No dataset is loaded: choose one that loads first.")
+            return
         design = self.document.design
         report = analyze(design)
         if not report.valid:
@@ -130,6 +180,8 @@ class TrainingController(QObject):
             return
         taps = self._tapped_nodes(design)
         config = self.panel.config().replace(feature_map_nodes=taps)
+        if self.initial_weights_path:
+            config = config.replace(init_weights=self.initial_weights_path)
         record = self.history.new_run(design.copy(), config.to_dict())
         self.record = record
         run_dir = str(Path(record.checkpoints_dir).parent)
@@ -178,8 +230,11 @@ class TrainingController(QObject):
     def shutdown(self) -> None:
         """The window is closing: stop the run and wait for its thread (safe to call twice)."""
         self._unsubscribe()
+        self._start_when_loaded = False
         if self.session is not None:
             self.session.shutdown()
+        for task in list(self._tasks):  # a download cannot be interrupted: wait for it
+            task.wait()
 
     def _on_event(self, event) -> None:
         record = self.record
@@ -209,6 +264,8 @@ class TrainingController(QObject):
             if event.prediction is not None and self.bundle is not None:
                 self.views.feature_maps.set_predictions(event.input, inspection.top_k(event.prediction,
                                                                                       self.bundle.classes))
+        elif isinstance(event, FilterWeights):
+            self._show_filters(event.node_id, event.weights, event.epoch)
         elif isinstance(event, ev.RunStarted):
             self.started = event
             record.summary["device"] = event.device
@@ -234,6 +291,7 @@ class TrainingController(QObject):
         self.panel.status.setText(f"Run {status}" + (f" — best validation accuracy {done:.1%}" if done else ""))
         self.trained_state = load_run_weights(self.session.run_dir)
         self.trained_design = self.session.design
+        self.weights_origin = f"the trained weights of run {Path(self.session.run_dir).name}"
         self.views.runs.refresh()
         self.show_weights()
         self.update_equivariance()
@@ -249,6 +307,12 @@ class TrainingController(QObject):
         if found:
             node_id, weights = found
             self.views.feature_maps.set_filters(design.nodes[node_id].name, weights)
+
+    def _show_filters(self, node_id: str, weights, epoch: int) -> None:
+        design = self.session.design if self.session is not None else self.document.design
+        name = design.nodes[node_id].name if node_id in design.nodes else node_id
+        when = "initial" if epoch < 0 else f"after epoch {epoch + 1}"
+        self.views.feature_maps.set_filters(f"{name} ({when})", weights)
 
     def update_equivariance(self) -> None:
         """Convolution is equivariant with any weights, so the probe works before training too
@@ -290,6 +354,47 @@ class TrainingController(QObject):
         self.views.feature_maps.set_predictions(x_all[i].numpy(), inspection.top_k(logits[i].numpy(), self.bundle.classes),
                                                 self.bundle.classes[int(y_all[i])])
         self.panel.status.setText(f"Held-out accuracy {accuracy:.2%} on {len(predicted):,} samples")
+
+    # -- export and imported weights ---------------------------------------------------------
+    def export_source(self):
+        """What the panel's Export… exports: the last run's (or imported) model, else the
+        current design with freshly initialised weights."""
+        from designer.export_dialog import ExportSource
+        data = self.bundle.describe() if self.bundle is not None else None
+        if self.trained_state is not None and self.trained_design is not None:
+            if self.session is not None and self.session.run_dir and self.weights_origin.startswith("the trained"):
+                return ExportSource.from_run(self.trained_design, self.trained_state, self.session.run_dir)
+            return ExportSource(self.trained_design, self.trained_state, self.weights_origin, data)
+        return ExportSource(self.document.design.copy(), None, "freshly initialised weights (no training run yet)",
+                            data)
+
+    def open_export_dialog(self):
+        if self.session is not None and self.session.is_running():
+            self.panel.status.setText("Export after the run: stop it or let it finish first.")
+            return None
+        from designer.export_dialog import open_export_dialog
+        return open_export_dialog(self.panel.window(), self.export_source())
+
+    def adopt_weights(self, design, state: dict | None, source: str) -> None:
+        """Imported weights (File ▸ Import…): Export… uses them and the next run starts from them."""
+        self.trained_design = design.copy() if state is not None else None
+        self.trained_state = state
+        self.weights_origin = f"the weights imported from {source}"
+        self.initial_weights_path = None
+        if state is not None:
+            from engine.export import save_safetensors
+            folder = self.runs_root / "imported"
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{abs(hash((source, id(state)))):x}.safetensors"
+            save_safetensors(state, path, design)
+            self.initial_weights_path = str(path)
+            self.panel.status.setText(f"The next run starts from the weights imported from {source}.")
+            self.show_weights()
+
+    def _forget_imported_weights(self) -> None:
+        self.initial_weights_path = None
+        self.trained_state = self.trained_design = None
+        self.weights_origin = ""
 
     # -- the document ------------------------------------------------------------------------
     def _on_design_event(self, event) -> None:

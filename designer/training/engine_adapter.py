@@ -7,13 +7,26 @@ worker thread, so the trainer never sees a half-written tensor).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
+
+from engine.training import events as ev
 
 from engine.training.config import TrainConfig
 from engine.training.trainer import Trainer
 
 APP_KEYS = ("run_dir", "dataset_bundle")  # worker config entries that are not TrainConfig keys
+
+
+@dataclass(frozen=True)
+class FilterWeights:
+    """The first convolution's weights (a copy, CPU numpy) at run start (epoch -1) and after
+    each epoch, so the Filters view changes as the network learns."""
+    node_id: str
+    weights: np.ndarray
+    epoch: int
 
 
 class AppTrainer(Trainer):
@@ -31,6 +44,22 @@ class AppTrainer(Trainer):
         self._sample = sample
         return sample
 
+    def first_layer_filters(self, epoch: int) -> FilterWeights | None:
+        """Worker thread, between batches: copy the first convolution's weights."""
+        model = self.model
+        if model is None:
+            return None
+        if not hasattr(self, "_first_conv"):
+            from .inspection import first_conv_node
+            self._first_conv = first_conv_node(self.design, getattr(model, "node_names", {}))
+        if self._first_conv is None:
+            return None
+        node_id, module_name = self._first_conv
+        weight = getattr(model.get_submodule(module_name), "weight", None)
+        if weight is None:
+            return None
+        return FilterWeights(node_id, weight.detach().float().cpu().numpy().copy(), epoch)
+
     def take_new_sample(self) -> None:
         """Between batches (worker thread): adopt a sample the user chose during the run."""
         chosen = self.control.take_sample() if self.control is not None else None
@@ -47,6 +76,10 @@ def run_trainer(design, config: dict, emit, control):
     def on_event(event):
         trainer.take_new_sample()
         emit(event)
+        if isinstance(event, (ev.RunStarted, ev.EpochEnd)):
+            filters = trainer.first_layer_filters(getattr(event, "epoch", -1) if isinstance(event, ev.EpochEnd) else -1)
+            if filters is not None:
+                emit(filters)
 
     trainer.on_event = on_event
     actions = {"stop": trainer.stop, "pause": trainer.pause, "resume": trainer.resume}

@@ -61,6 +61,14 @@ def first_conv_filters(design: Design, state_dict: dict) -> tuple[str, np.ndarra
     return None
 
 
+def first_conv_node(design: Design, node_names: dict) -> tuple[str, str] | None:
+    """(node id, submodule name) of the first convolution in forward order, or None."""
+    for node_id in analyze(design).order:
+        if design.nodes[node_id].block.startswith("conv") and node_id in node_names:
+            return node_id, node_names[node_id]
+    return None
+
+
 def top_k(logits: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
     """The k most probable classes of one output vector, with softmax probabilities."""
     probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1).numpy()

@@ -76,6 +76,11 @@ class TrainingPanel(QWidget):
         self.dataset.currentIndexChanged.connect(lambda _i: self.dataset_chosen.emit(self.dataset.currentData()))
         self.dataset_info = QLabel()
         self.dataset_info.setWordWrap(True)
+        self.loading = QProgressBar()  # busy indicator while a dataset loads in the background
+        self.loading.setRange(0, 0)
+        self.loading.setTextVisible(True)
+        self.loading.setObjectName("dataset_loading")
+        self.loading.hide()
         self.preview = ImagePane("samples")
         self.preview.setFixedHeight(190)
         self.balance = pg.PlotWidget(background="w", title="class balance (training set)")
@@ -87,6 +92,7 @@ class TrainingPanel(QWidget):
         self.problems = QVBoxLayout()
         form = QVBoxLayout(box)
         form.addWidget(self.dataset)
+        form.addWidget(self.loading)
         form.addWidget(self.dataset_info)
         form.addWidget(self.preview)
         form.addWidget(self.balance)
@@ -220,6 +226,14 @@ class TrainingPanel(QWidget):
         shape = "×".join(str(s) for s in bundle.input_shape)
         self.dataset_info.setText(f"{datasets.describe(bundle.name)} — {len(bundle.train):,} training and "
                                   f"{len(bundle.val):,} validation samples of {shape}, {bundle.num_classes} classes")
+
+    def show_loading(self, name: str | None) -> None:
+        """A busy bar while ``name`` loads (None: done); the old preview stays until then."""
+        self.loading.setVisible(name is not None)
+        if name is not None:
+            self.loading.setFormat(f"loading {name}…")
+            self.dataset_info.setText(f"Loading {name} (downloads and big folders take a while; "
+                                      "the app stays usable)…")
 
     def show_problems(self, problems) -> None:
         """The dataset-vs-design check, each problem with a one-click fix where there is one."""

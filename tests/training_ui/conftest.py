@@ -57,5 +57,7 @@ def training_app(qtbot, tmp_path, no_leaked_threads):
     container.resize(1400, 820)
     qtbot.addWidget(container)
     container.show()
+    # The dataset loads in a background thread; the tests start runs right away.
+    qtbot.waitUntil(lambda: controller.bundle is not None and not controller.dataset_loading(), timeout=30000)
     yield controller, container
     controller.shutdown()

@@ -18,6 +18,7 @@ def test_training_docks_are_in_the_main_window_and_closing_stops_the_run(qtbot, 
     controller = window.training
     controller.history.root = tmp_path / "runs"
     controller.panel.epochs.setValue(500)
+    qtbot.waitUntil(lambda: controller.bundle is not None, timeout=30_000)  # loaded off the UI thread
     controller.panel.start_button.click()
     seen = []
     controller.session.event.connect(seen.append)
