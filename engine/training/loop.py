@@ -111,7 +111,8 @@ def set_eval_mode(model) -> None:
 
 
 @torch.no_grad()
-def evaluate(model, dataset, batcher: Batcher, loss_fn, num_outputs, autocast, taps) -> dict:
+def evaluate(model, dataset, batcher: Batcher, loss_fn, num_outputs, autocast, taps, should_stop=None) -> dict | None:
+    """Validation metrics, or None if ``should_stop()`` turned true between batches."""
     set_eval_mode(model)
     device = batcher.device
     classes = max(2, num_outputs)
@@ -124,6 +125,8 @@ def evaluate(model, dataset, batcher: Batcher, loss_fn, num_outputs, autocast, t
     val_batcher.mean, val_batcher.std = batcher.mean, batcher.std
     bs = max(batcher.batch_size, 256)
     for _, (x, y) in val_batcher.batches(batch_size=bs):
+        if should_stop is not None and should_stop():
+            return None
         with torch.autocast(device.type, enabled=autocast):
             out = model(val_batcher.normalize(x))
             if taps:

@@ -162,9 +162,14 @@ class Trainer:
             train_loss, train_acc = meter.read()
             if not math.isfinite(train_loss):
                 self._diverged(ctx, epoch, steps_per_epoch)
-            val = evaluate(model, val_set, batcher, loss_fn, num_outputs, ctx.autocast, taps)
+            val = evaluate(model, val_set, batcher, loss_fn, num_outputs, ctx.autocast, taps, self._stop.is_set)
             set_train_mode(model, frozen)
+            if val is None:  # stopped during validation: resuming re-validates this epoch
+                self._save_last(ctx, epoch, steps_per_epoch, meter)
+                self._finish_weights(model)
+                return "stopped"
             improved = self._epoch_done(ctx, epoch, train_loss, train_acc, val, meter.seconds)
+            self._report_decode_failures(train_set, val_set)
             bad_epochs = 0 if improved else bad_epochs + 1
             if c.early_stopping_patience and bad_epochs >= c.early_stopping_patience:
                 self._warn(f"early stopping: no improvement of {c.monitor} for {bad_epochs} epochs", "early_stopping")
@@ -393,6 +398,14 @@ class Trainer:
     def _save_last(self, ctx, epoch, batch, meter) -> None:
         if self.run_dir:
             rundir.save_checkpoint(self.run_dir / "checkpoints" / "last.pt", self._checkpoint(ctx, epoch, batch, meter))
+
+    def _report_decode_failures(self, *sets) -> None:
+        """Files that passed the load-time check but failed to decode later are skipped; say so once."""
+        underlying = {id(base): base for base in (getattr(d, "dataset", d) for d in sets)}  # split sets share one
+        failed = sum(len(getattr(base, "failed", ())) for base in underlying.values())
+        if failed > getattr(self, "_failures_reported", 0):
+            self._failures_reported = failed
+            self._warn(f"{failed} image file(s) failed to decode during training and were skipped", "undecodable")
 
     def _finish_weights(self, model) -> None:
         if self.run_dir:

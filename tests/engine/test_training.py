@@ -103,6 +103,17 @@ def test_stop_takes_effect_within_one_batch(shapes16, tmp_path):
     assert (tmp_path / "weights.safetensors").exists()
 
 
+def test_stop_during_validation_resumes_with_that_validation(shapes16, tmp_path):
+    def react(trainer, e):
+        if isinstance(e, events.BatchProgress) and e.batch == e.batches:
+            trainer.stop()  # the next thing the run does is validate
+    _, done, seen = run(tiny_cnn(), shapes16, config(epochs=2), tmp_path, react)
+    assert done.reason == "stopped" and not of(seen, events.EpochEnd)
+    _, done, seen = run(tiny_cnn(), shapes16, config(epochs=2, resume=str(tmp_path / "checkpoints" / "last.pt")),
+                        tmp_path)
+    assert done.reason == "completed" and [e.epoch for e in of(seen, events.EpochEnd)] == [0, 1]
+
+
 def test_stop_from_another_thread_while_paused(shapes16):
     trainer = Trainer(tiny_cnn(), config(epochs=50, batch_size=4), dataset=shapes16)
     seen = []
@@ -290,3 +301,19 @@ def test_config_files_and_devices(tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="CUDA is not available"):
             resolve_device("cuda:0")
+
+
+def test_images_that_fail_to_decode_during_training_are_skipped_and_reported(tmp_path):
+    from PIL import Image
+    for label, value in (("dark", 20), ("light", 230)):
+        for i in range(10):
+            (tmp_path / label).mkdir(exist_ok=True)
+            Image.fromarray(np.full((16, 16), value, np.uint8)).save(tmp_path / label / f"{i}.png")
+    bundle = data.load(str(tmp_path), input_shape=(1, 16, 16))
+    (tmp_path / "dark" / "3.png").write_bytes(b"corrupted after the scan")
+    d = Design("folder", num_classes=2)
+    d.chain(("input", {"shape": [1, 16, 16]}), "flatten", ("linear", {"out_features": 2}), "output")
+    _, done, seen = run(d, bundle, config(epochs=2, batch_size=4))
+    assert done.reason == "completed"
+    warnings = [w for w in of(seen, events.Warning) if w.code == "undecodable"]
+    assert len(warnings) == 1 and warnings[0].message.startswith("1 image file")
