@@ -20,6 +20,7 @@ reports the rest in the returned :class:`LoadResult`.
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -69,7 +70,7 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
                 data = load_file(str(path))
             else:
                 data = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, ValueError) as e:
+        except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as e:
             raise WeightsError(f"cannot read weights from {path}: {e}") from e
     else:
         data = source
