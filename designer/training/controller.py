@@ -306,7 +306,8 @@ class TrainingController(QObject):
             return
         if found:
             node_id, weights = found
-            self.views.feature_maps.set_filters(design.nodes[node_id].name, weights)
+            when = " (final)" if self.trained_state else " (initial)"
+            self.views.feature_maps.set_filters(design.nodes[node_id].name + when, weights)
 
     def _show_filters(self, node_id: str, weights, epoch: int) -> None:
         design = self.session.design if self.session is not None else self.document.design

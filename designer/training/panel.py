@@ -64,6 +64,9 @@ class TrainingPanel(QWidget):
         for combo in inner.findChildren(QComboBox):
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(10)
+            # Qt's minimumSizeHint of such a combo still counts the longest item (222 px for
+            # the CPU entry): an explicit minimum lets the layout shrink it.
+            combo.setMinimumWidth(90)
         self.set_state("idle")
 
     # -- construction ----------------------------------------------------------------------
@@ -102,9 +105,11 @@ class TrainingPanel(QWidget):
     def _build_settings_group(self) -> QGroupBox:
         box = QGroupBox("Training")
         form = QFormLayout(box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow dock: fields go under labels
         self.device = QComboBox()
         for choice in available_devices():
             self.device.addItem(choice.label, choice.key)
+            self.device.setItemData(self.device.count() - 1, choice.label, 0x0003)  # ToolTipRole: cut off when narrow
         self.optimizer = QComboBox()
         self.optimizer.addItems(OPTIMIZERS)
         self.lr = QDoubleSpinBox()
