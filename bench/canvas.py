@@ -1,0 +1,112 @@
+"""Canvas benchmarks (offscreen Qt), on the canvas and inspector as the main window builds them:
+
+1. time to load the ResNet-152 template into the scene (target ≤ 500 ms): build, lay out,
+   mirror every node and edge, label them from the analysis, paint the view;
+2. time from a parameter edit in the inspector to every label on the canvas updated, on
+   ResNet-50 (target ≤ 16 ms median, one frame at 60 Hz), and the same with the repaint.
+
+Each figure is printed with its ratio to the target and to a reference measured in the same
+run (the engine's analysis pass on the same design), so slow machines read the same way.
+Other panels' reactions (training preview, layer summary) are theirs to measure.
+Run: .venv/bin/python bench/canvas.py
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
+
+from engine import analyze, templates  # noqa: E402
+
+
+def _reference_ms(design, repeat: int = 50) -> float:
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        analyze(design)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times) * 1000
+
+
+def main() -> int:
+    app = QApplication.instance() or QApplication([])
+    from designer.canvas import CanvasView, DesignScene
+    from designer.document import Document
+    from designer.file_actions import lay_out
+    from designer.inspector import InspectorPanel
+
+    document = Document()
+    scene = DesignScene(document)
+    host = QWidget()
+    view = CanvasView(scene)
+    inspector = InspectorPanel(document)
+    row = QHBoxLayout(host)
+    row.addWidget(view, 3)
+    row.addWidget(inspector, 1)
+    host.resize(1440, 900)
+    host.show()
+    app.processEvents()
+
+    loads = []
+    for _ in range(7):
+        document.new()
+        app.processEvents()
+        t = time.perf_counter()
+        design = templates.build("resnet152")
+        lay_out(design)
+        document.replace_design(design)
+        view.fit(readable=True)
+        app.processEvents()
+        view.viewport().repaint()
+        loads.append(time.perf_counter() - t)
+    load_ms = statistics.median(loads) * 1000
+    ref152 = _reference_ms(document.design)
+    print(f"load ResNet-152 into the scene: {load_ms:7.1f} ms median of 7 "
+          f"({len(scene.node_items)} nodes, {len(scene.edge_items)} edges) — "
+          f"{load_ms / 500:.3f}× the 500 ms target, {load_ms / ref152:.0f}× one analysis pass ({ref152:.3f} ms)")
+
+    resnet50 = templates.build("resnet50")
+    lay_out(resnet50)
+    document.replace_design(resnet50)
+    design = document.design
+    conv = next(n for n in design.nodes.values() if n.block == "conv2d")
+    document.set_selection([conv.id])
+    view.fit(readable=True)
+    app.processEvents()
+    spin = inspector.editors["out_channels"].spin
+    first_edge = next(e for e in scene.edge_items if e.src == conv.id)
+    labelled_at = []
+    # Connected after the scene: runs when every canvas label shows the new report.
+    document.report_changed.connect(lambda _r: labelled_at.append(time.perf_counter()))
+    to_labels, to_frame = [], []
+    for i in range(60):
+        value = spin.value() + (8 if i % 2 == 0 else -8)
+        t = time.perf_counter()
+        spin.setValue(value)
+        app.processEvents()  # the debounced analysis runs and the scene relabels
+        to_labels.append(labelled_at[-1] - t)
+        view.viewport().repaint()
+        to_frame.append(time.perf_counter() - t)
+        assert scene.edge_items[first_edge].label.startswith(f"{value}×"), "labels did not update"
+    labels_ms = statistics.median(to_labels) * 1000
+    frame_ms = statistics.median(to_frame) * 1000
+    ref50 = _reference_ms(design)
+    print(f"inspector edit → every canvas label updated (ResNet-50): {labels_ms:6.2f} ms median, "
+          f"p90 {sorted(to_labels)[54] * 1000:.2f} ms — {labels_ms / 16:.3f}× the 16 ms target, "
+          f"{labels_ms / ref50:.0f}× one analysis pass ({ref50:.3f} ms)")
+    print(f"  … and the canvas repainted: {frame_ms:6.2f} ms median ({frame_ms / 16:.3f}× the target)")
+    scene.detach()
+    inspector.detach()
+    host.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
