@@ -8,6 +8,7 @@ drain; on the CPU reading costs nothing, so a non-finite loss is caught at the v
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import random
 import threading
@@ -330,9 +331,10 @@ class Trainer:
 
     def _step(self, ctx, x, y):
         c = self.config
-        x = ctx.augment(x)
+        if ctx.augmenting:
+            x = ctx.augment(x)
         x = ctx.batcher.normalize(x)
-        with torch.autocast(ctx.device.type, enabled=ctx.autocast):
+        with torch.autocast(ctx.device.type) if ctx.autocast else contextlib.nullcontext():
             out = ctx.model(x)
             if ctx.taps:
                 out = out[0]
@@ -421,6 +423,7 @@ class _RunContext:
         self.loss_fn, self.batcher, self.augment, self.device, self.taps = loss_fn, batcher, augment, device, taps
         self.sample, self.num_outputs, self.autocast, self.steps_per_epoch = sample, num_outputs, autocast, steps_per_epoch
         self.step = self.session_start_step = 0
+        self.augmenting = augment.active
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:
