@@ -1,6 +1,6 @@
 """Every export format reloads and reproduces the in-app model (issue 7).
 
-LeNet-5 and ResNet-18 (templates) are trained a few SGD steps so the weights and batch-norm
+LeNet-5 and ResNet-18 (templates) are trained two SGD steps so the weights and batch-norm
 statistics are not their initial values, then exported; each file is reloaded independently
 of the exporter's own check and compared on fresh inputs.
 """
@@ -25,8 +25,8 @@ def trained(name):
     torch.manual_seed(0)
     model = compile_design(design)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    x, y = torch.randn(8, *DESIGNS[name]), torch.randint(0, 10, (8,))
-    for _ in range(3):
+    x, y = torch.randn(4, *DESIGNS[name]), torch.randint(0, 10, (4,))
+    for _ in range(2):
         loss = torch.nn.functional.cross_entropy(model(x), y)
         optimizer.zero_grad()
         loss.backward()

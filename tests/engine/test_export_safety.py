@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 
 import pytest
@@ -109,14 +108,22 @@ def test_export_cli_reports_the_difference(tmp_path, capsys):
     assert main(["export", str(tmp_path / "nothing"), "-f", "pt", "-o", str(tmp_path / "m.pt")]) == 2
 
 
-def test_missing_onnx_packages_say_how_to_install(tmp_path):
-    """Run in a subprocess where importing onnx fails."""
-    code = ("import sys; sys.modules['onnxscript'] = None\n"
-            "from engine.cli import main\n"
-            f"sys.exit(main(['export', {str(tmp_path / 'run')!r}, '-f', 'onnx', '-o', {str(tmp_path / 'm.onnx')!r}]))")
+def test_missing_onnx_packages_say_how_to_install(tmp_path, monkeypatch, capsys):
     design = tiny()
     export(design, compile_design(design), "bundle", tmp_path / "run")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
-                          cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
-    assert proc.returncode == 2
-    assert "pip install" in proc.stderr and "onnx" in proc.stderr
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # as if it were not installed
+    assert main(["export", str(tmp_path / "run"), "-f", "onnx", "-o", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install" in err and "onnxscript" in err
+    assert not (tmp_path / "m.onnx").exists()
+
+
+def test_progress_reaches_one_in_order(tmp_path):
+    design = tiny()
+    seen = []
+    result = export(design, compile_design(design).state_dict(), "python", tmp_path / "m.py",
+                    progress=lambda fraction, message: seen.append((fraction, message)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    assert all(isinstance(m, str) and m for _, m in seen)
+    assert result.verified and result.path == tmp_path / "m.py"
