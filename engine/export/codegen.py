@@ -144,7 +144,7 @@ class Generator:
                 if all(v == vector[0] for v in vector) and default and default[0] is not None \
                         and vector[0] == default[0]:
                     continue  # the same default everywhere: a literal (left out of the call)
-                choice = self._match(arg, vector, cls.instances, local in cls.reads_input)
+                choice = self._match(arg, vector, cls.instances, local in cls.reads_input, local)
                 if choice is None and any(v != vector[0] for v in vector):
                     choice = f"{local}_{arg}"
                     extras.append(choice)
@@ -156,18 +156,29 @@ class Generator:
         cls.signature = [n for n in order if n in used]
 
     @staticmethod
-    def _match(arg: str, vector: list, instances: list[Instance], reads_input: bool) -> str | None:
+    def _match(arg: str, vector: list, instances: list[Instance], reads_input: bool, local: str = "") -> str | None:
+        """The block parameter that explains this argument's values in every instance. When
+        several would (c1 = c3 = 4 in one inception), a name hint in the layer's id decides
+        (branch3 ↔ c3); without one the value stays a literal rather than a wrong name."""
         names = list(instances[0].candidates)
+
+        def fits(name):
+            return name in names and [inst.candidates.get(name) for inst in instances] == vector
         if arg in _INPUT_ARGS and reads_input:
-            preferred = ["in_channels"]
-        elif arg in _CHANNEL_ARGS or arg in _INPUT_ARGS:
-            preferred = ([] if arg in _INPUT_ARGS else [arg]) + [n for n in names if n not in ("in_channels", "stride")] + ["in_channels"]
-        else:
-            preferred = [arg]
-        for name in preferred:
-            if name in names and [inst.candidates.get(name) for inst in instances] == vector:
-                return name
-        return None
+            return "in_channels" if fits("in_channels") else None
+        if arg not in _CHANNEL_ARGS and arg not in _INPUT_ARGS:
+            return arg if fits(arg) else None
+        if arg not in _INPUT_ARGS and fits(arg):
+            return arg
+        matches = [n for n in names if n not in ("in_channels", "stride") and fits(n)]
+        if len(matches) > 1:
+            hinted = [n for n in matches if (m := re.search(r"\d+", n))
+                      and re.search(rf"(^|\D){m.group()}(\D|$)", local)]
+            matches = hinted if len(hinted) == 1 else []
+            return matches[0] if matches else None
+        if matches:
+            return matches[0]
+        return "in_channels" if fits("in_channels") else None
 
     def call(self, cls: CompositeClass, instance: Instance, values: dict | None = None) -> str:
         """``ResidualBasic(64, out_channels=128, stride=2)`` for one instance; ``values`` maps
