@@ -15,9 +15,12 @@ from pathlib import Path
 from ..errors import EngineError
 from ..persistence import load
 
+# The same as engine.export.FORMATS (a test checks); not imported from there so that building
+# the command line does not import torch.
+FORMATS = ("bundle", "pt", "python", "onnx", "pt2", "script")
+
 
 def add_parser(sub) -> None:
-    from ..export import FORMATS
     p = sub.add_parser("export", help="export trained weights as a bundle, .pt, Python code, ONNX, .pt2 "
                                       "or a torchrun training script (verified)")
     p.add_argument("source", help="a run folder, a bundle folder, or a weights file (.safetensors, .pt)")

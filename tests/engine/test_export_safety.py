@@ -127,3 +127,9 @@ def test_progress_reaches_one_in_order(tmp_path):
     assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
     assert all(isinstance(m, str) and m for _, m in seen)
     assert result.verified and result.path == tmp_path / "m.py"
+
+
+def test_cli_offers_every_format():
+    from engine.commands import export as command
+    from engine.export import FORMATS
+    assert command.FORMATS == FORMATS
