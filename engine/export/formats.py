@@ -253,9 +253,14 @@ def _write_data(data: dict, out: Path) -> Path | None:
     if data.get("folder") or source.get("path"):
         data.setdefault("folder", source.get("path"))
         return None
+    from ..data.downloads import SETS
+    if name in SETS:  # downloadable sets: the script fetches them with torchvision (rank 0 first)
+        data["torchvision"], classes = SETS[name]
+        data.setdefault("classes", list(classes))
+        return None
     if name not in BUILTIN_DATA:
-        raise ExportError(f"the training script can embed the built-in datasets ({', '.join(BUILTIN_DATA)}) "
-                          f"or read an image folder; {name!r} is neither")
+        raise ExportError(f"the training script can embed the built-in datasets ({', '.join(BUILTIN_DATA)}), "
+                          f"download {', '.join(SETS)} or read an image folder; {name!r} is none of these")
     from ..data import builtin
     options = source.get("options") or {}
     samples, classes = getattr(builtin, name)(**options)
