@@ -299,6 +299,9 @@ class _Builder:
         self.counted.add(node.target)
         for arg in _flat((node.args, node.kwargs)):
             params += self.pending_params.pop(arg, 0) if isinstance(arg, fx.Node) else 0
+        if not ins:  # built from constants and sizes only (a class token expanded to the batch):
+            ins = [self.design.input_nodes()[0].id]  # hang it on the input so its shape stays known
+            why += "; it reads no tensor, only constants and the batch size"
         traced_in = self.shapes.get(ins[0]) if ins else None
         self._add(node, "opaque", {"type": what, "output_shape": list(shape) or [1], "params": params,
                                    "input_shape": list(traced_in) if traced_in else None, "note": why[:200]}, ins)

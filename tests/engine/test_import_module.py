@@ -108,3 +108,27 @@ def test_bundle_round_trip_for_fine_tuning(tmp_path):
     with torch.no_grad():
         assert (net.eval()(x) - model(x)).abs().max() <= 1e-5
     assert loaded.num_classes == 5
+
+
+class Tokened(nn.Module):
+    """A learned token expanded to the batch (as in ViT): an op that reads no tensor input."""
+
+    def __init__(self):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 4))
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        t = self.token.expand(x.shape[0], -1)
+        return self.fc(x.flatten(1)[:, :4] + t)
+
+
+def test_constants_expanded_to_the_batch_keep_shapes_known():
+    model = Tokened()
+    design, report = import_module(model, (2, 3, 3))
+    analysis = analyze(design)
+    assert analysis.valid, analysis.errors
+    assert analysis.total_params == 4 + 4 * 3 + 3
+    assert any(what == "expand" for _, what, _ in report.opaque)
+    out = design.output_nodes()[0].id
+    assert analysis.nodes[out].shape == (3,)
