@@ -26,8 +26,12 @@ class _TaskWorker(QObject):
             result = self._function(self.progress.emit)
         except Exception as exc:  # noqa: BLE001 - shown to the user as a message, never a crash
             self.failed.emit(str(exc) or type(exc).__name__, traceback.format_exc())
-            return
-        self.done.emit(result)
+        else:
+            self.done.emit(result)
+        finally:
+            # End the thread's event loop now, so that wait() (a closing window) returns as soon
+            # as the function has, even before the UI thread has handled the result.
+            self.thread().quit()
 
 
 class BackgroundTask(QObject):
@@ -79,4 +83,47 @@ class BackgroundTask(QObject):
         self.failed.emit(message)
 
 
-__all__ = ["BackgroundTask"]
+class LatestOnly(QObject):
+    """One background job at a time per key (a probe, an evaluation): a job asked for while one
+    runs waits, replacing any job already waiting, and a result already superseded by a newer
+    request is dropped, so quick successive requests (a spin box) cost at most two runs."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._running: dict[str, BackgroundTask] = {}
+        self._waiting: dict[str, tuple] = {}
+        self.closed = False  # after wait_all: nothing new starts (the window is closing)
+
+    def submit(self, key: str, function, on_done, on_failed=None) -> None:
+        if self.closed:
+            return
+        if key in self._running:
+            self._waiting[key] = (function, on_done, on_failed)
+            return
+        task = BackgroundTask(function, key, self)
+        self._running[key] = task
+        task.done.connect(lambda result: self._finish(key, task, on_done, result))
+        task.failed.connect(lambda message: self._finish(key, task, on_failed, message))
+        task.start()
+
+    def busy(self, key: str | None = None) -> bool:
+        return bool(self._running or self._waiting) if key is None else key in self._running or key in self._waiting
+
+    def wait_all(self, timeout_ms: int = 30000) -> None:
+        """Window closing: forget waiting jobs, start no new ones, let running ones end."""
+        self.closed = True
+        self._waiting.clear()
+        for task in list(self._running.values()):
+            task.wait(timeout_ms)
+
+    def _finish(self, key: str, task: BackgroundTask, callback, value) -> None:
+        self._running.pop(key, None)
+        task.deleteLater()
+        waiting = self._waiting.pop(key, None)
+        if waiting is not None:
+            self.submit(key, *waiting)  # superseded: the newer request's result is the one shown
+        elif callback is not None:
+            callback(value)
+
+
+__all__ = ["BackgroundTask", "LatestOnly"]

@@ -15,8 +15,8 @@ from engine.analysis import analyze
 from engine.runs import RunHistory, RunRecord
 from engine.training import events as ev
 
-from . import inspection
-from .background import BackgroundTask
+from . import inspection, probes
+from .background import BackgroundTask, LatestOnly
 from .engine_adapter import FilterWeights, run_trainer
 from .worker import TrainingSession
 
@@ -43,6 +43,7 @@ class TrainingController(QObject):
         self._loading: str | None = None  # the dataset being loaded in the background
         self._start_when_loaded = False
         self._tasks: list[BackgroundTask] = []  # background loads still running
+        self.jobs = LatestOnly(self)  # probes, evaluation, reading weights: off the UI thread
         self._unsubscribe = document.design.subscribe(self._on_design_event)
 
         panel.dataset_chosen.connect(self.choose_dataset)
@@ -235,6 +236,7 @@ class TrainingController(QObject):
             self.session.shutdown()
         for task in list(self._tasks):  # a download cannot be interrupted: wait for it
             task.wait()
+        self.jobs.wait_all()
 
     def _on_event(self, event) -> None:
         record = self.record
@@ -286,28 +288,34 @@ class TrainingController(QObject):
             record.message = message
             self.panel.show_error(message)
         self.history.save(record)
+        self.panel.status.setText(f"Run {status}; reading its weights…")
+        run_dir, design = self.session.run_dir, self.session.design
+        # Reading a big model's weights takes a while: in the background; idle once they are in.
+        self.jobs.submit("after_run", lambda _p: load_run_weights(run_dir),
+                         lambda state: self._after_run(status, state, design, run_dir),
+                         lambda _message: self._after_run(status, None, design, run_dir))
+
+    def _after_run(self, status: str, state, design, run_dir) -> None:
+        self.trained_state, self.trained_design = state, design
+        self.weights_origin = f"the trained weights of run {Path(run_dir).name}"
         self.panel.set_state("idle")
-        done = record.summary.get("best_val_accuracy")
+        done = self.record.summary.get("best_val_accuracy")
         self.panel.status.setText(f"Run {status}" + (f" — best validation accuracy {done:.1%}" if done else ""))
-        self.trained_state = load_run_weights(self.session.run_dir)
-        self.trained_design = self.session.design
-        self.weights_origin = f"the trained weights of run {Path(self.session.run_dir).name}"
         self.views.runs.refresh()
         self.show_weights()
         self.update_equivariance()
         self.run_finished.emit(status)
 
-    # -- looking inside ----------------------------------------------------------------------
+    # -- looking inside (computed off the UI thread) -------------------------------------------
     def show_weights(self) -> None:
-        design = self.trained_design or self.document.design
-        try:
-            found = inspection.first_conv_filters(design, self.trained_state or {})
-        except Exception:  # noqa: BLE001 - an invalid design has no filters to show
-            return
-        if found:
-            node_id, weights = found
-            when = " (final)" if self.trained_state else " (initial)"
-            self.views.feature_maps.set_filters(design.nodes[node_id].name + when, weights)
+        design, state = (self.trained_design or self.document.design).copy(), self.trained_state
+        when = " (final)" if state else " (initial)"
+
+        def shown(found):
+            if found:
+                node_id, weights = found
+                self.views.feature_maps.set_filters(design.nodes[node_id].name + when, weights)
+        self.jobs.submit("filters", lambda _p: probes.first_filters(design, state), shown)
 
     def _show_filters(self, node_id: str, weights, epoch: int) -> None:
         design = self.session.design if self.session is not None else self.document.design
@@ -321,16 +329,14 @@ class TrainingController(QObject):
         fm = self.views.feature_maps
         if self.bundle is None or not len(fm.samples):
             return
-        design = self.trained_design or self.document.design
+        design, state = (self.trained_design or self.document.design).copy(), self.trained_state
         x = torch.as_tensor(fm.samples[fm.sample_spin.value()], dtype=torch.float32)[None]
         if design.input_shape is None or tuple(x.shape[1:]) != tuple(design.input_shape) or x.ndim != 4:
             return
-        try:
-            rows = inspection.equivariance_probe(design, self.trained_state, x, fm.shift_dy.value(), fm.shift_dx.value())
-        except Exception as exc:  # noqa: BLE001 - shown, not raised
-            fm.shift_label.setText(f"cannot probe this design: {exc}")
-            return
-        fm.set_equivariance(rows, tuple(x.shape[-2:]))
+        dy, dx, size = fm.shift_dy.value(), fm.shift_dx.value(), tuple(x.shape[-2:])
+        self.jobs.submit("equivariance", lambda _p: inspection.equivariance_probe(design, state, x, dy, dx),
+                         lambda rows: fm.set_equivariance(rows, size),
+                         lambda message: fm.shift_label.setText(f"cannot probe this design: {message}"))
 
     def evaluate(self) -> None:
         """Held-out evaluation of the last run: confusion matrix and accuracy on the validation
@@ -338,23 +344,21 @@ class TrainingController(QObject):
         if self.trained_state is None or self.bundle is None:
             self.panel.status.setText("Train a run first; evaluation uses its final weights.")
             return
-        design = self.trained_design
-        model = inspection.tapped_model(design, self.trained_state, ())
-        x_all, y_all = datasets.fetch(self.bundle.val, torch.arange(len(self.bundle.val)))
-        mean = torch.tensor(self.bundle.mean).view(1, -1, *([1] * (x_all.ndim - 2)))
-        std = torch.tensor(self.bundle.std).view(1, -1, *([1] * (x_all.ndim - 2)))
-        with torch.no_grad():
-            logits = torch.cat([model((xb - mean) / std) for xb in x_all.split(256)])
-        predicted = logits.argmax(1).numpy()
-        matrix = inspection.confusion_matrix(predicted, y_all.numpy(), self.bundle.num_classes)
-        self.views.feature_maps.set_confusion(matrix)
-        accuracy = float((predicted == y_all.numpy()).mean())
-        self.record.summary["test_accuracy"] = accuracy
-        self.history.save(self.record)
-        i = self.views.feature_maps.sample_spin.value()
-        self.views.feature_maps.set_predictions(x_all[i].numpy(), inspection.top_k(logits[i].numpy(), self.bundle.classes),
-                                                self.bundle.classes[int(y_all[i])])
-        self.panel.status.setText(f"Held-out accuracy {accuracy:.2%} on {len(predicted):,} samples")
+        design, state, bundle, record = self.trained_design, self.trained_state, self.bundle, self.record
+        index = self.views.feature_maps.sample_spin.value()
+        self.panel.status.setText("Evaluating on the held-out samples…")
+        self.jobs.submit("evaluate", lambda _p: probes.evaluate(design, state, bundle, index),
+                         lambda result: self._show_evaluation(result, record),
+                         lambda message: self.panel.show_error(f"Evaluation failed: {message}"))
+
+    def _show_evaluation(self, result, record) -> None:
+        self.views.feature_maps.set_confusion(result.matrix)
+        if record is not None:
+            record.summary["test_accuracy"] = result.accuracy
+            self.history.save(record)
+            self.views.runs.refresh()
+        self.views.feature_maps.set_predictions(result.image, result.top5, result.true_label)
+        self.panel.status.setText(f"Held-out accuracy {result.accuracy:.2%} on {result.count:,} samples")
 
     # -- export and imported weights ---------------------------------------------------------
     def export_source(self):

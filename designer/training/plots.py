@@ -149,8 +149,14 @@ class CurvesView(QWidget):
         self.mark_dirty()
 
     def _redraw_if_dirty(self) -> None:
-        if self._dirty:
+        # A hidden tab does not redraw (the points wait in the run record): during a run the UI
+        # thread's time is shared with the trainer through the GIL.
+        if self._dirty and self.isVisible():
             self._redraw()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        self._redraw_if_dirty()
 
     def _redraw(self) -> None:
         self._dirty = False

@@ -99,7 +99,7 @@ def test_filters_update_every_epoch_and_export_after_a_run_uses_its_weights(qtbo
     first, last = filters[0].weights, filters[-1].weights
     assert first.shape == (8, 1, 3, 3) and not np.allclose(first, last), "the filters change as it learns"
     assert any("after epoch 1" in t for t in titles) and any("after epoch 2" in t for t in titles), titles
-    assert "(final)" in views.feature_maps.filters.title.text
+    qtbot.waitUntil(lambda: "(final)" in views.feature_maps.filters.title.text, timeout=10000)  # read off-thread
 
     panel.export_button.click()
     dialog = panel.window().export_dialog

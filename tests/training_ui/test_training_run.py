@@ -57,11 +57,11 @@ def test_a_run_fills_the_curves_and_the_selected_nodes_feature_maps(qtbot, train
     assert len(record.curves["train_loss"]) > 3 and len(record.curves["val_loss"]) >= 1
     assert controller.trained_state, "the stopped run's weights are kept"
     # After training: evaluation on held-out data fills the confusion matrix.
-    panel.evaluate_button.click()
+    panel.evaluate_button.click()  # computed in the background
+    _wait_for(qtbot, lambda: "Held-out accuracy" in panel.status.text())
     assert 0.0 <= record.summary["test_accuracy"] <= 1.0
-    assert "Held-out accuracy" in panel.status.text()
-    views.feature_maps.tabs.setCurrentIndex(4)  # the translation probe
-    assert "mismatch" in views.feature_maps.shift_label.text()
+    views.feature_maps.tabs.setCurrentIndex(4)  # the translation probe, also in the background
+    _wait_for(qtbot, lambda: "mismatch" in views.feature_maps.shift_label.text())
 
 
 def test_pause_holds_the_run_and_stop_while_paused_runs_no_further_batch(qtbot, training_app):
