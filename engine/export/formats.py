@@ -24,6 +24,7 @@ TOLERANCE = {"onnx": 1e-4}
 DEFAULT_TOLERANCE = 1e-5
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "export" / "train_script.py.in"
 BUILTIN_DATA = ("digits", "shapes", "signal")
+DYNAMIC_NOTE = "dynamic batch axis"
 
 
 class ExportError(EngineError):
@@ -86,7 +87,7 @@ def export(design: Design, model_or_state_dict, fmt: str, out, progress: Progres
         files, rerun, notes = writer(design, model, out, example)
     report(0.7, "reloading what was written to verify it")
     diff = _max_diff(reference, rerun(example))
-    if fmt in ("onnx", "pt2"):
+    if fmt in ("onnx", "pt2") and DYNAMIC_NOTE in notes:
         # The batch axis is dynamic: check another batch size too.
         other = _example(design, batch=3, seed=1)
         with torch.no_grad():
@@ -187,9 +188,11 @@ def write_onnx(design, model, out: Path, example):
             "`pip install 'network-designer[onnx]'` or `pip install onnx onnxscript onnxruntime`.") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     names = [f"input_{i}" if len(example) > 1 else "input" for i in range(len(example))]
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    program = torch.onnx.export(model, example, None, dynamo=True, input_names=names, output_names=["output"],
-                                dynamic_shapes=tuple({0: batch} for _ in example), verbose=False)
+
+    def make(dynamic):
+        return torch.onnx.export(model, example, None, dynamo=True, input_names=names, output_names=["output"],
+                                 dynamic_shapes=_batch_axes(example) if dynamic else None, verbose=False)
+    program, note = _dynamic_or_fixed(make, example)
     program.save(str(out))
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
 
@@ -197,20 +200,39 @@ def write_onnx(design, model, out: Path, example):
         feeds = {i.name: t.numpy() for i, t in zip(session.get_inputs(), x)}
         outs = session.run(None, feeds)
         return torch.from_numpy(outs[0]) if len(outs) == 1 else tuple(torch.from_numpy(o) for o in outs)
-    return [out], rerun, ["dynamic batch axis"]
+    return [out], rerun, [note]
+
+
+def _batch_axes(example):
+    batch = torch.export.Dim("batch", min=1, max=65536)
+    return tuple({0: batch} for _ in example)
+
+
+def _dynamic_or_fixed(make, example):
+    """Export with a dynamic batch axis; when the graph pins the batch size (a reshape that
+    uses it, say) fall back to the example's batch and say so."""
+    try:
+        return make(True), DYNAMIC_NOTE
+    except Exception as e:  # torch.export raises several kinds of constraint errors
+        first = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        try:
+            return make(False), f"batch size fixed at {len(example[0])}: a dynamic batch failed ({first})"
+        except Exception as e2:
+            raise ExportError(f"torch.export cannot capture this model: {e2}") from None
 
 
 def write_pt2(design, model, out: Path, example):
     out.parent.mkdir(parents=True, exist_ok=True)
-    batch = torch.export.Dim("batch", min=1, max=65536)
-    program = torch.export.export(model, example, dynamic_shapes=tuple({0: batch} for _ in example))
+    program, note = _dynamic_or_fixed(
+        lambda dynamic: torch.export.export(model, example, dynamic_shapes=_batch_axes(example) if dynamic else None),
+        example)
     torch.export.save(program, str(out))
 
     def rerun(x):
         loaded = torch.export.load(str(out)).module()
         with torch.no_grad():
             return loaded(*x)
-    return [out], rerun, ["load with torch.export.load(path).module()"]
+    return [out], rerun, [note, "load with torch.export.load(path).module()"]
 
 
 def write_script(design, model, out: Path, example, data: dict | None = None, train_config: dict | None = None):

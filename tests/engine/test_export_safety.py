@@ -133,3 +133,12 @@ def test_cli_offers_every_format():
     from engine.commands import export as command
     from engine.export import FORMATS
     assert command.FORMATS == FORMATS
+
+
+def test_cli_exit_code_1_when_the_reload_differs(tmp_path, monkeypatch, capsys):
+    from engine.export import formats
+    design = tiny()
+    export(design, compile_design(design), "bundle", tmp_path / "run")
+    monkeypatch.setattr(formats, "_max_diff", lambda a, b: 0.5)  # a writer that lost precision
+    assert main(["export", str(tmp_path / "run"), "-f", "pt", "-o", str(tmp_path / "m.pt")]) == 1
+    assert "MISMATCH" in capsys.readouterr().out
