@@ -36,7 +36,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, document: Document | None = None, settings: QSettings | None = None,
                  prompts: Prompts | None = None, recovery_path: Path | None = None,
-                 autosave_ms: int = AUTOSAVE_MS, parent=None):
+                 autosave_ms: int = AUTOSAVE_MS, training: bool = True, parent=None):
         super().__init__(parent)
         self.setObjectName("MainWindow")
         self._closed = False
@@ -65,7 +65,8 @@ class MainWindow(QMainWindow):
         self.add_dock(self.summary, "Layer summary", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.docks["Problems"], self.docks["Layer summary"])
         self.docks["Problems"].raise_()
-        self.training = install_training(self)  # training panel and views: designer/training
+        # Training panel and views (designer/training); tests of the canvas alone leave them out.
+        self.training = install_training(self) if training else None
         install_export_actions(self)  # File ▸ Export… / Import…: designer/export_dialog
         self._build_status_bar()
         self._connect()

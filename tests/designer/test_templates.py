@@ -7,7 +7,8 @@ from .helpers import settle, snapshot
 
 
 @pytest.mark.parametrize("name", templates.names())
-def test_template_loads_into_canvas(qtbot, window, name):
+def test_template_loads_into_canvas(qtbot, make_window, name):
+    window = make_window(training=False)  # the training preview's torch probes are not under test here
     info = templates.info(name)
     assert window.files.new_from_template((name, info.default_input, info.default_classes))
     settle(qtbot)
