@@ -77,9 +77,10 @@ def _export_job(source: ExportSource, fmt: str, out: str):
         state = source.state
         if state is None:
             import torch
-            torch.manual_seed(0)
             progress(0.0, "initialising weights")
-            state = compile_design(source.design).state_dict()
+            with torch.random.fork_rng():  # seeded, without disturbing a run's random stream
+                torch.manual_seed(0)
+                state = compile_design(source.design).state_dict()
         return export(source.design, state, fmt, out, progress=progress, data=source.data,
                       train_config=source.train_config)
     return job

@@ -55,7 +55,8 @@ def _export(qtbot, dialog: ExportDialog, fmt: str, path) -> object:
     return dialog.result
 
 
-def test_the_dialog_exports_a_trained_model_as_bundle_and_python_and_shows_the_difference(qtbot, tmp_path):
+def test_the_dialog_exports_a_trained_model_as_bundle_and_python_and_shows_the_difference(qtbot, tmp_path,
+                                                                                            shots_dir):
     design = small_cnn()
     state = trained_state(design)
     dialog = ExportDialog(ExportSource(design, state, "the trained weights of run test"))
@@ -79,6 +80,7 @@ def test_the_dialog_exports_a_trained_model_as_bundle_and_python_and_shows_the_d
     assert result.verified and (tmp_path / "model.py").is_file() and (tmp_path / "model.pt").is_file()
     assert f"{result.max_abs_diff:.3g}" in dialog.status.text()
     assert all(torch.equal(read_pt(tmp_path / "model.pt")[k], state[k]) for k in state)
+    assert dialog.grab().save(str(shots_dir / "export_dialog.png"))
 
 
 def test_a_failed_export_is_a_message(qtbot, tmp_path):
@@ -110,7 +112,8 @@ def test_onnx_is_disabled_with_an_install_hint_when_its_packages_are_missing(qtb
     assert not dialog.format_buttons["onnx"].isEnabled() and dialog.format_buttons["pt2"].isEnabled()
 
 
-def test_file_export_without_a_run_says_fresh_weights_and_file_import_opens_the_bundle(qtbot, window, tmp_path):
+def test_file_export_without_a_run_says_fresh_weights_and_file_import_opens_the_bundle(qtbot, window, tmp_path,
+                                                                                       shots_dir):
     window.document.replace_design(small_cnn())
     assert {"export", "import"} <= set(window.actions_by_name)
     window.actions_by_name["export"].trigger()
@@ -134,6 +137,7 @@ def test_file_export_without_a_run_says_fresh_weights_and_file_import_opens_the_
     qtbot.waitUntil(lambda: not importer.is_busy(), timeout=30_000)
     assert importer.outcome is not None, importer.status.text()
     assert "weights for" in importer.report.toPlainText() and importer.open_button.isEnabled()
+    assert importer.grab().save(str(shots_dir / "import_dialog.png"))
     importer.open_button.click()
     assert window.document.design.name == "imported net"
     controller = window.training
