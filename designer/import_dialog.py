@@ -149,12 +149,23 @@ class ImportDialog(QDialog):
         layout.addWidget(self.status)
         layout.addWidget(self.report, 1)
         layout.addWidget(self.buttons)
+        for button in self.kinds.values():
+            button.toggled.connect(lambda _on: self._enable_fields())
         self.kinds["bundle"].setChecked(True)
         self.resize(640, 480)
 
+    def _enable_fields(self) -> None:
+        """Only the chosen source's fields are editable; shape and classes are for modules."""
+        kind = self.kind
+        self.bundle_path.setEnabled(kind == "bundle")
+        self.torchvision_name.setEnabled(kind == "torchvision")
+        self.factory.setEnabled(kind == "python")
+        self.input_shape.setEnabled(kind != "bundle")
+        self.num_classes.setEnabled(kind != "bundle")
+
     @property
     def kind(self) -> str:
-        return next(k for k, b in self.kinds.items() if b.isChecked())
+        return next((k for k, b in self.kinds.items() if b.isChecked()), "bundle")
 
     def _browse_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Import weights", "", "Weights (*.safetensors *.pt);;All files (*)")
