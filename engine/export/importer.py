@@ -123,6 +123,8 @@ MODULE_RULES = {
     nn.Mish: lambda m: (("mish", {}), None),
     nn.GELU: lambda m: (("gelu", {}), None) if m.approximate == "none" else (None, "tanh-approximated GELU"),
     nn.Identity: lambda m: (("identity", {}), None),
+    nn.Flatten: lambda m: (("flatten", {}), None) if (m.start_dim, m.end_dim) == (1, -1) else
+    (None, "a flatten other than of each whole sample"),
     nn.Dropout: lambda m: (("dropout", {"p": m.p}), None),
     nn.Dropout2d: lambda m: (("dropout2d", {"p": m.p}), None),
     nn.LocalResponseNorm: lambda m: (("lrn", {"size": m.size, "alpha": m.alpha, "beta": m.beta, "k": m.k}), None),

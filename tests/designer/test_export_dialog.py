@@ -2,6 +2,7 @@
 background and verified, File ▸ Export… / Import… in the main window, the ONNX install hint."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -43,6 +44,11 @@ class TinyNet(nn.Module):
 def tiny_net() -> nn.Module:
     """A python:MODULE:FACTORY import target (used by the import test below)."""
     return TinyNet()
+
+
+def sequential_net() -> nn.Module:
+    """The same layers as a Sequential with nn.Flatten (how most course code writes it)."""
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 8 * 8, 5))
 
 
 def _export(qtbot, dialog: ExportDialog, fmt: str, path) -> object:
@@ -150,11 +156,12 @@ def test_file_export_without_a_run_says_fresh_weights_and_file_import_opens_the_
     window.export_dialog.close()
 
 
-def test_importing_a_python_factory_shows_the_report_and_opens_it(qtbot, window):
+@pytest.mark.parametrize("factory", ["tiny_net", "sequential_net"])
+def test_importing_a_python_factory_shows_the_report_and_opens_it(qtbot, window, factory):
     window.actions_by_name["import"].trigger()
     importer = window.import_dialog
     importer.kinds["python"].setChecked(True)
-    importer.factory.setText("tests.designer.test_export_dialog:tiny_net")
+    importer.factory.setText(f"tests.designer.test_export_dialog:{factory}")
     importer.input_shape.setText("1,8,8")
     importer.import_button.click()
     qtbot.waitUntil(lambda: not importer.is_busy(), timeout=30_000)
