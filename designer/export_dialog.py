@@ -16,8 +16,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QProgressBar, QPushButton, QRadioButton, QVBoxLayout)
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
+                               QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton, QVBoxLayout)
 
 from .training.background import BackgroundTask
 
@@ -153,6 +153,13 @@ class ExportDialog(QDialog):
         layout.addWidget(self.buttons)
         self.format_buttons["bundle"].setChecked(True)
         self.resize(620, 420)
+        app = QApplication.instance()
+        if app is not None:  # quitting mid-task must not destroy a running thread
+            app.aboutToQuit.connect(self._wait_for_task)
+
+    def _wait_for_task(self) -> None:
+        if self.task is not None and self.task.is_running():
+            self.task.wait()
 
     # -- choices ---------------------------------------------------------------------------
     @property

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QGridLayout, QLabel,
-                               QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QRadioButton, QSpinBox,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (QApplication, QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
+                               QGridLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QRadioButton,
+                               QSpinBox, QVBoxLayout)
 
 from .training.background import BackgroundTask
 
@@ -153,6 +153,13 @@ class ImportDialog(QDialog):
             button.toggled.connect(lambda _on: self._enable_fields())
         self.kinds["bundle"].setChecked(True)
         self.resize(640, 480)
+        app = QApplication.instance()
+        if app is not None:  # quitting mid-task must not destroy a running thread
+            app.aboutToQuit.connect(self._wait_for_task)
+
+    def _wait_for_task(self) -> None:
+        if self.task is not None and self.task.is_running():
+            self.task.wait()
 
     def _enable_fields(self) -> None:
         """Only the chosen source's fields are editable; shape and classes are for modules."""
@@ -184,8 +191,8 @@ class ImportDialog(QDialog):
             return
         kind = self.kind
         try:
-            source = {"bundle": self.bundle_path.text().strip(), "torchvision": self.torchvision_name.currentText().strip(),
-                      "python": self.factory.text().strip()}[kind]
+            source = {"bundle": self.bundle_path.text(), "torchvision": self.torchvision_name.currentText(),
+                      "python": self.factory.text()}[kind].strip()
             if not source:
                 raise ValueError("say what to import first")
             shape = parse_shape(self.input_shape.text()) if kind != "bundle" else None
