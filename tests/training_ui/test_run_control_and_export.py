@@ -113,6 +113,15 @@ def test_filters_update_every_epoch_and_export_after_a_run_uses_its_weights(qtbo
     from engine.export import read_pt
     exported = read_pt(tmp_path / "net.pt")
     assert all(torch.equal(exported[k], controller.trained_state[k]) for k in controller.trained_state)
+    # The training script takes the run's data and settings (its data.json and config.json).
+    dialog.set_format("script")
+    dialog.set_path(str(tmp_path / "script"))
+    dialog.export_button.click()
+    qtbot.waitUntil(lambda: not dialog.is_busy(), timeout=60000)
+    assert dialog.result is not None and dialog.result.verified, dialog.status.text()
+    import json
+    assert json.loads((tmp_path / "script" / "train_config.json").read_text())["epochs"] == 2
+    assert (tmp_path / "script" / "dataset.pt").is_file()  # the digits travel with the script
     dialog.close()
 
 
