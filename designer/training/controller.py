@@ -196,6 +196,7 @@ class TrainingController(QObject):
         self.session.event.connect(self._on_event)
         self.session.finished.connect(self._on_finished)
         self.views.feature_maps.clear_maps()
+        self.views.feature_maps.prepare_confusion(self.bundle.num_classes)
         self.views.feature_maps.set_node_names({n: design.nodes[n].name for n in design.nodes})
         self.views.runs.add_run(record)
         self.views.curves.set_runs(self.views.runs.chosen_runs(), record.run_id)

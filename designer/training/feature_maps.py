@@ -140,23 +140,28 @@ class FeatureMapView(QWidget):
         m = np.asarray(matrix, dtype=np.float64)
         rows = m.sum(axis=1, keepdims=True)
         self.confusion.set_array(np.divide(m, rows, out=np.zeros_like(m), where=rows > 0))
-        readable = m.shape[0] <= 12  # counts are readable only on small matrices
-        if len(self._confusion_text) != (m.size if readable else 0):
-            # Text items are made once per matrix size and updated after that: making a
-            # hundred of them every epoch costs the UI thread ~10 ms during the run.
-            for item in self._confusion_text:
-                self.confusion.view.removeItem(item)
-            self._confusion_text = []
-            for (r, c), _v in np.ndenumerate(m) if readable else ():
-                text = pg.TextItem("", anchor=(0.5, 0.5))
-                text.setPos(c + 0.5, r + 0.5)
-                self.confusion.view.addItem(text)
-                self._confusion_text.append(text)
+        self.prepare_confusion(m.shape[0])
         for text, ((r, _c), v) in zip(self._confusion_text, np.ndenumerate(m)):
             share = v / rows[r, 0] if rows[r, 0] else 0
             text.setText(str(int(v)), color="w" if share > 0.5 else "k")
         acc = np.trace(m) / max(m.sum(), 1)
         self.confusion.set_title(f"confusion matrix (rows: true, columns: predicted) — accuracy {acc:.1%}")
+
+    def prepare_confusion(self, classes: int) -> None:
+        """Make the count labels for a classes×classes matrix (once per size; the controller
+        calls this before a run): making a hundred text items takes ~60 ms, too long for the
+        UI thread during a run, while updating them each epoch takes ~8 ms."""
+        readable = classes <= 12  # counts are readable only on small matrices
+        if len(self._confusion_text) == (classes * classes if readable else 0):
+            return
+        for item in self._confusion_text:
+            self.confusion.view.removeItem(item)
+        self._confusion_text = []
+        for r, c in np.ndindex(classes, classes) if readable else ():
+            text = pg.TextItem("", anchor=(0.5, 0.5))
+            text.setPos(c + 0.5, r + 0.5)
+            self.confusion.view.addItem(text)
+            self._confusion_text.append(text)
 
     def set_predictions(self, image: np.ndarray, top5: list[tuple[str, float]], true_label: str = "") -> None:
         self.prediction_image.set_array(to_display(image))
