@@ -58,6 +58,12 @@ def define_from_selection(design, node_ids, key: str, title: str):
     if len(leaving) != 1:
         raise DesignError(f"a block has one output, but {len(leaving)} selected nodes feed the rest of the "
                           "network; select a part with a single exit")
+    fed = {(e.dst, e.dst_port) for e in design.edges}
+    for n in selected:
+        for port in design.spec(design.nodes[n].block).inputs:
+            if (n, port.name) not in fed:
+                raise DesignError(f"'{design.nodes[n].name}' has nothing connected to its input "
+                                  f"'{port.name}'; connect it before grouping, so the block knows its input")
     inner = Design(title)
     sources = []
     for e in entering:

@@ -46,13 +46,19 @@ def infer_subgraph(sub: SubGraph, ins: list[tuple], resolve, expected_uneven=())
     shapes: dict[str, tuple] = {f"$in{i}": s for i, s in enumerate(ins)}
     rfs: dict[str, tuple | None] = {f"$in{i}": tuple((1, 1) for _ in s[1:]) for i, s in enumerate(ins)}
     incoming: dict[str, list[str]] = {}
-    for src, dst, _port in sub.edges:
+    fed_ports: dict[str, set[str]] = {}
+    for src, dst, port in sub.edges:
         incoming.setdefault(dst, []).append(src)
+        fed_ports.setdefault(dst, set()).add(port)
     params = buffers = macs = activations = 0
     warnings: list[Warn] = []
     for node_id, key, p in sub.nodes:
         spec = resolve(key)
         srcs = incoming.get(node_id, [])
+        unfed = [port.name for port in spec.inputs if port.name not in fed_ports.get(node_id, ())]
+        if unfed:
+            raise ShapeProblem(f"inside '{node_id}': nothing is connected to its input '{unfed[0]}'",
+                               fix="open the block and connect that input")
         try:
             inf = spec.infer(spec.validate_params(p), [shapes[s] for s in srcs])
         except ShapeProblem as e:

@@ -38,8 +38,9 @@ def test_torchrun_two_processes_end_with_identical_weights(tmp_path):
     shutil.copytree(tmp_path / "script", tmp_path / "copy")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",)}
     env["OMP_NUM_THREADS"] = "1"
-    proc = subprocess.run([str(torchrun), "--standalone", "--nproc_per_node=2", "train.py", "--epochs", "2",
-                           "--max-steps", "6", "--out", str(tmp_path / "run")],
+    env["GLOO_SOCKET_IFNAME"] = "lo"  # a CI box whose hostname does not resolve: stay on loopback
+    proc = subprocess.run([str(torchrun), "--standalone", "--local-addr=127.0.0.1", "--nproc_per_node=2",
+                           "train.py", "--epochs", "2", "--max-steps", "6", "--out", str(tmp_path / "run")],
                           cwd=tmp_path / "copy", env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     digests = dict(re.findall(r"rank (\d)/2: weights sha256 ([0-9a-f]+)", proc.stdout))

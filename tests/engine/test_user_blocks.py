@@ -120,3 +120,29 @@ def test_selection_rules():
         define_from_selection(d, [ids["input"], ids["sel"][0]], "user:x", "X")
     with pytest.raises(DesignError, match="one output"):
         define_from_selection(d, ids["sel"][:2] + [ids["sel"][4]], "user:x", "X")  # two exits
+
+
+def test_selection_with_an_unconnected_input_is_refused():
+    d = Design()
+    (inp,) = d.chain(("input", {"shape": [3, 8, 8]}))
+    floating = d.add_node("residual_basic", {"out_channels": 3}).id  # nothing feeds it
+    d.chain("global_avgpool", "output", after=floating)
+    with pytest.raises(DesignError, match="nothing connected to its input 'in'"):
+        define_from_selection(d, [floating], "user:x", "X")
+
+
+def test_block_whose_inside_is_not_wired_reports_instead_of_crashing():
+    """A definition as a hand-edited file could carry it: an inner node nothing feeds."""
+    from engine.graph import CompositeDefinition
+
+    inner = Design("broken")
+    inner.add_node("input", {"shape": [3, 8, 8]}, node_id="input1")
+    inner.add_node("residual_basic", {"out_channels": 3}, node_id="res")  # not fed
+    inner.connect("res", inner.add_node("output", node_id="output").id)
+    u = Design()
+    u.add_composite(CompositeDefinition("user:broken", "Broken", inner))
+    ids = u.chain(("input", {"shape": [3, 8, 8]}), "user:broken", "output")
+    report = analyze(u)
+    assert not report.valid
+    message = " ".join(d.message for d in report.nodes[ids[1]].diagnostics)
+    assert "inside 'res'" in message and "nothing is connected" in message
