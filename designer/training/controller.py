@@ -123,13 +123,21 @@ class TrainingController(QObject):
         does the same with ``resize``), so the preview shows what the network will see."""
         want = self.document.design.input_shape
         self._fitted_for = want
-        self.bundle = self.raw_bundle
-        if self.bundle is not None and want and len(want) == len(self.bundle.input_shape):
-            try:
-                self.bundle = datasets.adapt(self.raw_bundle, want)
-            except Exception:  # noqa: BLE001 - the check below reports what does not fit
-                pass
-        self._show_bundle()
+        raw = self.bundle = self.raw_bundle
+        if raw is None or not want or len(want) != len(raw.input_shape) or tuple(want) == tuple(raw.input_shape):
+            self._show_bundle()
+            return
+        # Resizing a whole dataset (to 3×224×224 for an ImageNet template: about a gigabyte)
+        # takes seconds: do it off the UI thread; a newer shape replaces a pending resize.
+        self.jobs.submit("fit", lambda _p: datasets.adapt(raw, want), lambda fitted: self._on_fitted(raw, fitted),
+                         lambda _message: self._on_fitted(raw, raw))
+
+    def _on_fitted(self, raw, fitted) -> None:
+        # A result for a dataset that has since been replaced would show the wrong samples.
+        if fitted is not None and raw is self.raw_bundle:
+            self.bundle = fitted
+            self._show_bundle()
+            self.panel.show_problems(datasets.check(self.bundle, self.document.design))
 
     def recheck(self) -> None:
         """Re-check the data against the design (after every analysed edit); when the design's

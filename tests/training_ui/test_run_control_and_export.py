@@ -83,6 +83,32 @@ def test_a_slow_dataset_loads_in_the_background_with_a_busy_bar(qtbot, training_
     assert controller.bundle is None
 
 
+def test_resizing_the_samples_to_a_new_input_size_runs_off_the_ui_thread(qtbot, training_app, monkeypatch):
+    """A template at 3×224×224 means resizing the whole dataset: seconds the window must not freeze."""
+    from designer.training import controller as controller_module
+
+    controller, _ = training_app
+    release = threading.Event()
+    real_adapt = controller_module.datasets.adapt
+    threads = []
+
+    def slow_adapt(bundle, shape):
+        threads.append(threading.current_thread())
+        assert release.wait(20), "the test never released the resize"
+        return real_adapt(bundle, shape)
+
+    monkeypatch.setattr(controller_module.datasets, "adapt", slow_adapt)
+    design = controller.document.design
+    controller.document.set_params(design.input_nodes()[0].id, {"shape": [1, 16, 16]})
+    controller.document.refresh()  # returns although the resize blocks
+    qtbot.wait(50)
+    assert tuple(controller.bundle.input_shape) == (1, 8, 8)
+    release.set()
+    qtbot.waitUntil(lambda: tuple(controller.bundle.input_shape) == (1, 16, 16), timeout=20000)
+    assert threads and threads[0] is not threading.main_thread()
+    assert not controller_module.datasets.check(controller.bundle, design)  # the fix is in place
+
+
 def test_filters_update_every_epoch_and_export_after_a_run_uses_its_weights(qtbot, training_app, tmp_path):
     controller, _ = training_app
     panel, views = controller.panel, controller.views
