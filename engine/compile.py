@@ -22,6 +22,7 @@ from torch import fx, nn
 
 from .analysis import Report, analyze
 from .blocks import BlockSpec, SubGraph
+from .blocks.modules import Add
 from .errors import CompileError
 from .graph import Design
 
@@ -68,7 +69,31 @@ def build_subgraph(sub: SubGraph, in_shapes: list, resolve, class_name: str) -> 
         values[node_id] = graph.call_module(node_id, tuple(values[s] for s in srcs))
     graph.output(values[sub.output])
     gm = fx.GraphModule(root, graph, class_name)
+    compute_in_place(gm)
     return gm
+
+
+# Modules whose backward does not need their own output, so a ReLU or an Add after them may
+# overwrite it (a ReLU after a ReLU, a sigmoid or a tanh must not: their backward reads it).
+_OVERWRITABLE = (nn.modules.conv._ConvNd, nn.modules.batchnorm._NormBase, nn.Linear, Add)
+
+
+def compute_in_place(gm: fx.GraphModule, keep=()) -> None:
+    """Let a ReLU or an Add write into its (first) input where nothing else reads that tensor,
+    as torchvision writes its models: one activation-sized allocation fewer each, which is
+    what keeps a compiled ResNet or VGG as fast as the hand-written one. ``keep``: fx nodes
+    whose values leave the module (taps) and so must not be overwritten."""
+    keep = set(keep)
+    for node in gm.graph.nodes:
+        if node.op != "call_module" or not node.args:
+            continue
+        module, source = gm.get_submodule(node.target), node.args[0]
+        if type(module) is not nn.ReLU and type(module) is not Add:
+            continue
+        if not isinstance(source, fx.Node) or source.op != "call_module" or source in keep:
+            continue
+        if len(source.users) == 1 and isinstance(gm.get_submodule(source.target), _OVERWRITABLE):
+            module.inplace = True
 
 
 def compile_design(design: Design, report: Report | None = None, taps=(), *, device=None) -> fx.GraphModule:
@@ -114,6 +139,7 @@ def _compile(design: Design, report: Report | None, taps: tuple) -> fx.GraphModu
         out = (out, {t: values[t] for t in taps})
     graph.output(out)
     gm = fx.GraphModule(root, graph, _class_name(design.name or "Network"))
+    compute_in_place(gm, keep=[values[t] for t in taps])
     gm.node_names = names  # design id → submodule name, for weights and feature maps
     gm.tap_ids = taps
     return gm
@@ -142,12 +168,22 @@ def with_taps(gm: fx.GraphModule, node_ids) -> fx.GraphModule:
                            "(unknown id, or it does not lead to an Output; compile with taps=... instead)")
     if old_taps:
         output = output[0]
-    graph.output((output, {t: by_name[names[t]] for t in wanted}))
+    graph.output((output, {t: _value_before_overwrite(gm, graph, by_name[names[t]]) for t in wanted}))
     tapped = fx.GraphModule(gm, graph, type(gm).__name__)
     tapped.node_names = dict(names)
     tapped.tap_ids = wanted
     tapped.train(gm.training)
     return tapped
+
+
+def _value_before_overwrite(gm: fx.GraphModule, graph: fx.Graph, value: fx.Node) -> fx.Node:
+    """``value``, or a copy of it taken before an in-place ReLU/Add after it overwrites it."""
+    overwritten = any(u.op == "call_module" and u.args and u.args[0] is value
+                      and getattr(gm.get_submodule(u.target), "inplace", False) for u in value.users)
+    if not overwritten:
+        return value
+    with graph.inserting_after(value):
+        return graph.call_method("clone", (value,))
 
 
 def prepare(model: nn.Module, device=None, channels_last: bool = False) -> nn.Module:

@@ -81,13 +81,25 @@ class Concat(nn.Module):
 
 
 class Add(nn.Module):
-    """Element-wise sum of all inputs (residual connections)."""
+    """Element-wise sum of all inputs (residual connections). ``inplace`` (set by the
+    compiler only where the first input is used nowhere else) sums into the first input,
+    as torchvision's ``out += identity`` does, saving one activation-sized allocation."""
+
+    def __init__(self, inplace: bool = False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, *xs):
-        out = xs[0]
-        for x in xs[1:]:
-            out = out + x
+        first, rest = xs[0], xs[1:]
+        if not rest:
+            return first
+        out = first.add_(rest[0]) if self.inplace else first + rest[0]
+        for x in rest[1:]:
+            out = out.add_(x)  # ``out`` is a tensor of our own by now
         return out
+
+    def extra_repr(self):
+        return "inplace=True" if self.inplace else ""
 
 
 class ClassifierOutput(nn.Module):

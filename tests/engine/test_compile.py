@@ -134,3 +134,61 @@ def test_invalid_designs_are_refused_with_their_diagnostics():
     d.chain(("input", {"shape": [1, 4, 4]}), ("conv2d", {"out_channels": 4, "kernel": 7}), "output")
     with pytest.raises(CompileError, match="collapses"):
         compile_design(d)
+
+
+def _copy_without_in_place(model):
+    import copy
+
+    reference = copy.deepcopy(model)
+    for module in reference.modules():
+        if hasattr(module, "inplace"):
+            module.inplace = False
+    return reference
+
+
+def test_relu_and_add_write_in_place_only_where_nothing_else_reads_and_gradients_agree():
+    design = small_resnet()
+    model = compile_design(design).train()
+    block = model.layer1_0
+    assert block.relu1.inplace and block.add.inplace and block.relu.inplace  # as torchvision writes it
+    assert model.relu.inplace  # after the stem's batch norm
+    reference = _copy_without_in_place(model)
+    torch.manual_seed(0)
+    x = torch.randn(4, 3, 16, 16, requires_grad=True)
+    x_ref = x.detach().clone().requires_grad_(True)
+    out, out_ref = model(x), reference(x_ref)
+    assert torch.allclose(out, out_ref, atol=1e-6)
+    out.square().sum().backward()
+    out_ref.square().sum().backward()
+    assert torch.allclose(x.grad, x_ref.grad, atol=1e-5)
+    for (name, p), p_ref in zip(model.named_parameters(), reference.parameters()):
+        assert torch.allclose(p.grad, p_ref.grad, atol=1e-5), name
+
+
+def test_a_value_read_twice_or_tapped_is_never_overwritten():
+    d = Design(num_classes=2)
+    inp, conv, bn, relu = d.chain(("input", {"shape": [2, 6, 6]}), ("conv2d", {"out_channels": 4, "padding": 1}),
+                                  "batchnorm2d", "relu")
+    side = d.chain("sigmoid", after=bn)[0]  # the batch norm's output feeds two nodes
+    add = d.add_node("add").id
+    d.connect(relu, add)
+    d.connect(side, add)
+    conv_relu = d.chain("relu", after=conv)[0]  # the conv's output feeds the batch norm too
+    d.chain("flatten", ("linear", {"out_features": 2}), "output", after=add)
+    d.connect(conv_relu, d.add_node("output").id)
+    model = compile_design(d)
+    names = model.node_names
+    assert not model.get_submodule(names[relu]).inplace and not model.get_submodule(names[conv_relu]).inplace
+    assert not model.get_submodule(names[add]).inplace  # its first input is a ReLU: its backward reads it
+
+    chain = Design(num_classes=2)
+    ids = chain.chain(("input", {"shape": [2, 6, 6]}), ("conv2d", {"out_channels": 4, "padding": 1}),
+                      "batchnorm2d", "relu", "flatten", ("linear", {"out_features": 2}), "output")
+    x = torch.randn(3, 2, 6, 6)
+    tapped_at_compile = compile_design(chain, taps=[ids[2]])
+    assert not tapped_at_compile.get_submodule(tapped_at_compile.node_names[ids[3]]).inplace
+    plain = compile_design(chain)
+    assert plain.get_submodule(plain.node_names[ids[3]]).inplace
+    for model in (tapped_at_compile, with_taps(plain, [ids[2]])):
+        _, acts = model(x)
+        assert (acts[ids[2]] < 0).any()  # the batch norm's output, not what the ReLU made of it
