@@ -21,7 +21,9 @@ from . import commands as cmd
 from . import composite_editing
 from .canvas.layout import NODE_HEIGHT, layered_layout
 
-CLIPBOARD_MIME = "application/x-network-designer-nodes"
+# Copied blocks travel as JSON text with this marker: plain text, because a QMimeData made in
+# Python and left on the clipboard is destroyed by Qt after Python has shut down (a crash at exit).
+CLIPBOARD_KIND = "network-designer/blocks"
 
 
 class Document(QObject):
@@ -176,7 +178,17 @@ class Document(QObject):
                   "pos": list(self.design.nodes[n].pos), "label": self.design.nodes[n].label,
                   "frozen": self.design.nodes[n].frozen} for n in ids]
         edges = [list(e) for e in self.design.edges if e.src in ids and e.dst in ids]
-        return json.dumps({"nodes": nodes, "edges": edges})
+        return json.dumps({"kind": CLIPBOARD_KIND, "nodes": nodes, "edges": edges})
+
+    @staticmethod
+    def holds_blocks(text: str) -> bool:
+        """Is this clipboard text blocks copied from a design (not some other text)?"""
+        if CLIPBOARD_KIND not in text[:200]:
+            return False
+        try:
+            return json.loads(text).get("kind") == CLIPBOARD_KIND
+        except (ValueError, AttributeError):
+            return False
 
     def paste(self, payload: str, offset=(40.0, 40.0)) -> list[str]:
         """Add copies of the nodes (new ids) and their inner edges as one undo step."""

@@ -2,10 +2,8 @@
 open/close composites, layout. Every change goes through the document."""
 from __future__ import annotations
 
-from PySide6.QtCore import QMimeData, QObject
+from PySide6.QtCore import QObject
 from PySide6.QtGui import QGuiApplication
-
-from .document import CLIPBOARD_MIME
 
 
 class EditActions(QObject):
@@ -21,11 +19,7 @@ class EditActions(QObject):
     def copy(self) -> bool:
         if not self.selection:
             return False
-        data = QMimeData()
-        payload = self.document.copy_payload(self.selection)
-        data.setData(CLIPBOARD_MIME, payload.encode())
-        data.setText(payload)
-        QGuiApplication.clipboard().setMimeData(data)
+        QGuiApplication.clipboard().setText(self.document.copy_payload(self.selection))
         self._paste_count = 0
         return True
 
@@ -33,12 +27,12 @@ class EditActions(QObject):
         return self.copy() and self.delete()
 
     def paste(self) -> list[str]:
-        data = QGuiApplication.clipboard().mimeData()
-        if data is None or not data.hasFormat(CLIPBOARD_MIME):
+        text = QGuiApplication.clipboard().text()
+        if not self.document.holds_blocks(text):
             return []
         self._paste_count += 1  # successive pastes cascade instead of stacking exactly
         step = 40.0 * self._paste_count
-        return self.document.paste(bytes(data.data(CLIPBOARD_MIME)).decode(), offset=(step, step))
+        return self.document.paste(text, offset=(step, step))
 
     def duplicate(self) -> list[str]:
         return self.document.duplicate(self.selection) if self.selection else []
