@@ -22,6 +22,10 @@ def block_tooltip(spec) -> str:
     return text
 
 
+# Made only by the importer (it wraps a layer no block describes): nothing a user could configure.
+IMPORT_ONLY = {"opaque"}
+
+
 class _BlockTree(QTreeWidget):
     def mimeData(self, items):
         data = QMimeData()
@@ -63,6 +67,8 @@ class PalettePanel(QWidget):
         self.tree.clear()
         self.categories.clear()
         for spec in specs:
+            if spec.key in IMPORT_ONLY:
+                continue
             parent = self.categories.get(spec.category)
             if parent is None:
                 parent = QTreeWidgetItem([spec.category])
