@@ -148,7 +148,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="app/headless pairs, alternating order")
     parser.add_argument("--trace", action="store_true", help="print the worst ticks with the event before each")
     args = parser.parse_args()
-    app = QApplication.instance() or QApplication([])
+    app = QApplication.instance() or QApplication([])  # noqa: F841 - kept alive for the whole run
     design, bundle = setup(args.batches)
     print(f"resnet18 3×32×32, batch 32, {len(bundle.train)} training samples, CPU, "
           f"{training_threads()} of {os.cpu_count()} threads for training; load average "

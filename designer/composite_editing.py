@@ -16,7 +16,7 @@ from engine.errors import DesignError
 from engine.graph import Design, Edge
 from engine.user_blocks import define_from_selection
 
-from .canvas.layout import NODE_HEIGHT, layered_layout
+from .canvas.layout import layered_layout
 
 
 @dataclass

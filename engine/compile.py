@@ -114,7 +114,7 @@ def _compile(design: Design, report: Report | None, taps: tuple) -> fx.GraphModu
     outputs = [n.id for n in design.output_nodes()]
     if not outputs:
         raise CompileError("the design has no Output block; add one after the last layer")
-    needed = _ancestors(design, outputs + list(taps))
+    needed = design.ancestors(outputs + list(taps))
     root, graph = nn.Module(), fx.Graph()
     taken: set[str] = set()
     names: dict[str, str] = {}
@@ -221,19 +221,6 @@ def _ordered_inputs(design: Design, spec: BlockSpec, node_id: str):
         ports = [p.name for p in spec.inputs]
         edges.sort(key=lambda e: ports.index(e.dst_port))
     return edges
-
-
-def _ancestors(design: Design, targets) -> set[str]:
-    parents: dict[str, list[str]] = {}
-    for e in design.edges:
-        parents.setdefault(e.dst, []).append(e.src)
-    seen, stack = set(), list(targets)
-    while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(parents.get(n, ()))
-    return seen
 
 
 def count_parameters(module: nn.Module) -> tuple[int, int]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import itertools
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, NamedTuple
 
 from . import blocks
@@ -273,6 +273,19 @@ class Design:
         return clone
 
     # -- helpers -------------------------------------------------------------------------
+    def ancestors(self, targets) -> set[str]:
+        """The nodes whose values ``targets`` depend on, the targets included."""
+        parents: dict[str, list[str]] = {}
+        for e in self.edges:
+            parents.setdefault(e.dst, []).append(e.src)
+        seen, stack = set(), list(targets)
+        while stack:
+            n = stack.pop()
+            if n not in seen:
+                seen.add(n)
+                stack.extend(parents.get(n, ()))
+        return seen
+
     def _reaches(self, start: str, goal: str) -> bool:
         children: dict[str, list[str]] = {}
         for e in self.edges:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .base import BlockSpec, Inference, Param, ShapeProblem, Warn, fmt_shape
+from .base import BlockSpec, Inference, Param, ShapeProblem, fmt_shape
 from .common import (axes, check_divisible, expect_rank, p_channels, p_dilation, p_kernel,
                      p_padding, p_stride, prod, spatial_out)
 from .modules import SeparableConv

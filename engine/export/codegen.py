@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from ..analysis import analyze
 from ..blocks.base import SubGraph
-from ..compile import _ancestors, _class_name, _ordered_inputs, module_name
+from ..compile import _class_name, _ordered_inputs, module_name
 from ..errors import CompileError
 from ..graph import Design
 from .render import CUSTOM_CLASSES, Expr, constructor_args, custom_sources, literal, render_call
@@ -299,7 +299,7 @@ def python_source(design: Design, weights_file: str | None = None, standalone: b
     if not outputs:
         raise CodegenError("the design has no Output block; add one after the last layer")
     gen = Generator(design)
-    needed = _ancestors(design, outputs)
+    needed = design.ancestors(outputs)
     taken: set[str] = set()
     names: dict[str, str] = {}
     steps: list[Step] = []

@@ -205,7 +205,7 @@ class Trainer:
 
     def _model(self):
         wanted = list(dict.fromkeys(self.config.feature_map_nodes))
-        upstream = _ancestors(self.design, [n.id for n in self.design.output_nodes()])
+        upstream = self.design.ancestors([n.id for n in self.design.output_nodes()])
         taps = [n for n in wanted if n in upstream and self.design.nodes[n].block not in ("input", "output")]
         for n in set(wanted) - set(taps):
             self._warn(f"no feature maps for {n!r}: not a layer that feeds the output", "feature_maps")
@@ -434,16 +434,3 @@ def _seed_everything(seed: int, deterministic: bool) -> None:
         torch.backends.cudnn.benchmark = False
         torch.backends.cudnn.deterministic = True
         torch.use_deterministic_algorithms(True, warn_only=True)
-
-
-def _ancestors(design, targets) -> set[str]:
-    parents: dict[str, list[str]] = {}
-    for e in design.edges:
-        parents.setdefault(e.dst, []).append(e.src)
-    seen, stack = set(), list(targets)
-    while stack:
-        n = stack.pop()
-        if n not in seen:
-            seen.add(n)
-            stack.extend(parents.get(n, ()))
-    return seen

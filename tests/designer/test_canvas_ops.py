@@ -44,7 +44,7 @@ def test_delete_copy_paste_duplicate_shortcuts(qtbot, window):
 
 
 def test_rubber_band_and_ctrl_click_select(qtbot, window):
-    design = _chain(window)
+    _chain(window)
     window.view.fit()
     QApplication.processEvents()
     items = list(window.scene.node_items.values())

@@ -19,8 +19,8 @@ SCRIPT = textwrap.dedent("""
 
     app = make_application()
     folder = Path(sys.argv[1])
-    window = MainWindow(training=False, settings=QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat),
-                        recovery_path=folder / "recovery.json")
+    settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(training=False, settings=settings, recovery_path=folder / "recovery.json")
     window.document.replace_design(templates.build("lenet5"))
     window.document.set_selection(list(window.document.design.nodes)[1:3])
     assert window.edits.copy()

@@ -1,6 +1,5 @@
 """Files: corrupt files open nothing and say why, closing asks, autosave and crash recovery,
 recent files, the window title's unsaved marker, the remembered layout."""
-from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
 

@@ -20,7 +20,7 @@ def composite_design():
     stem = d.add_node("user:stem", {})
     d.connect(ids[-1], stem.id)
     head = d.chain("global_avgpool", ("linear", {"out_features": 4}), ("output", {"softmax": True}), after=stem.id)
-    aux = d.chain("flatten", ("linear", {"out_features": 2}), "output", after=ids[3])  # a second output
+    d.chain("flatten", ("linear", {"out_features": 2}), "output", after=ids[3])  # a second output
     return d, head
 
 

@@ -5,7 +5,7 @@ import torch
 
 from engine import Design
 from engine.kernels import CLASSIC_KERNELS, apply_kernel, classic_kernel, output_shape, parse_kernel
-from engine.runs import RunHistory, RunRecord, Series
+from engine.runs import RunHistory, Series
 
 
 def test_identity_kernel_returns_the_image():

@@ -2,7 +2,6 @@
 import os
 
 import numpy as np
-import pytest
 
 from engine.training import events as ev
 from engine.training.rundir import load_checkpoint
