@@ -264,3 +264,33 @@ def test_cached_reanalysis_equals_a_cold_one_after_edits():
     d2.set_params(ids2[0], {"shape": [64, 14, 14]})
     (diag,) = analyze(d2).nodes[ids2[3]].diagnostics
     assert "64×14×14" in diag.message and "12×12" in diag.fix
+
+
+def test_results_kept_across_structural_edits_equal_a_cold_analysis():
+    """A structural edit re-plans the design but keeps each unchanged node's last result."""
+    from engine.analysis import clear_cache
+    d, add, tail = residual(branch_channels=128, shortcut_channels=128, branch_first=True)
+    stem = next(e.src for e in d.incoming(add) if len(d.outgoing(e.src)) == 2)  # feeds branch and Add
+    state = {}
+
+    def insert_projection():
+        state["proj"] = d.add_node("conv2d", {"out_channels": 64, "kernel": 1}).id
+        edge = next(e for e in d.incoming(add) if e.src == stem)
+        d.disconnect(edge)
+        d.connect(stem, state["proj"])
+        d.connect(state["proj"], add)  # now 128 + 64 channels: an error naming the shortcut
+
+    edits = [
+        lambda: analyze(d),
+        lambda: d.add_node("relu"),  # an unconnected node: a warning, nothing else changes
+        insert_projection,
+        lambda: d.set_params(state["proj"], {"out_channels": 128}),  # fixed
+        lambda: d.remove_node(tail[0]),  # the tail loses its input
+        lambda: d.connect(add, tail[1]),
+    ]
+    for edit in edits:
+        edit()
+        kept = _summary(analyze(d))
+        clear_cache()
+        assert kept == _summary(analyze(d))
+    assert [d_.code for d_ in analyze(d).errors] == ["no-input"]  # only the stray ReLU is left to fix
