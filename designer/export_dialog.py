@@ -16,10 +16,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QDialog, QDialogButtonBox, QFileDialog, QHBoxLayout,
-                               QLabel, QLineEdit, QProgressBar, QPushButton, QRadioButton, QVBoxLayout)
+from PySide6.QtWidgets import (QButtonGroup, QDialogButtonBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QRadioButton, QVBoxLayout)
 
-from .training.background import BackgroundTask
+from .task_dialog import TaskDialog
 
 # format → (label, what it is, file suffix or "" for a folder)
 FORMAT_INFO = {
@@ -86,7 +86,7 @@ def _export_job(source: ExportSource, fmt: str, out: str):
     return job
 
 
-class ExportDialog(QDialog):
+class ExportDialog(TaskDialog):
     exported = Signal(object)  # engine.export.ExportResult
 
     def __init__(self, source: ExportSource, parent=None):
@@ -94,7 +94,6 @@ class ExportDialog(QDialog):
         self.setWindowTitle("Export")
         self.setObjectName("ExportDialog")
         self.source = source
-        self.task: BackgroundTask | None = None
         self.result = None
         self._path_edited = False
         self._unavailable: set[str] = set()  # formats whose optional packages are missing
@@ -132,12 +131,6 @@ class ExportDialog(QDialog):
         path_row.addWidget(QLabel("Write to"))
         path_row.addWidget(self.path, 1)
         path_row.addWidget(browse)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.setValue(0)
-        self.progress.hide()
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.buttons = QDialogButtonBox()
         self.export_button = self.buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -153,13 +146,6 @@ class ExportDialog(QDialog):
         layout.addWidget(self.buttons)
         self.format_buttons["bundle"].setChecked(True)
         self.resize(620, 420)
-        app = QApplication.instance()
-        if app is not None:  # quitting mid-task must not destroy a running thread
-            app.aboutToQuit.connect(self._wait_for_task)
-
-    def _wait_for_task(self) -> None:
-        if self.task is not None and self.task.is_running():
-            self.task.wait()
 
     # -- choices ---------------------------------------------------------------------------
     @property
@@ -192,26 +178,15 @@ class ExportDialog(QDialog):
 
     # -- the export ------------------------------------------------------------------------
     def start(self) -> None:
-        if self.task is not None and self.task.is_running():
+        if self.is_busy():
             return
         out = self.path.text().strip()
         if not out:
             self.status.setText("Choose where to write the export.")
             return
         self.result = None
-        self.progress.setValue(0)
-        self.progress.show()
-        self.status.setStyleSheet("")
-        self.status.setText("Exporting…")
         self._set_busy(True)
-        self.task = BackgroundTask(_export_job(self.source, self.format, out), "export", self)
-        self.task.progress.connect(self._on_progress)
-        self.task.done.connect(self._on_done)
-        self.task.failed.connect(self._on_failed)
-        self.task.start()
-
-    def is_busy(self) -> bool:
-        return self.task is not None and self.task.is_running()
+        self.run_task(_export_job(self.source, self.format, out), "export", "Exporting…")
 
     def _set_busy(self, busy: bool) -> None:
         self.export_button.setEnabled(not busy)
@@ -219,10 +194,6 @@ class ExportDialog(QDialog):
         for fmt, button in self.format_buttons.items():
             button.setEnabled(not busy and fmt not in self._unavailable)
         self.path.setEnabled(not busy)
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(100 * fraction))
-        self.status.setText(f"{message}…" if fraction < 1 else message)
 
     def _on_done(self, result) -> None:
         self._set_busy(False)
@@ -238,20 +209,7 @@ class ExportDialog(QDialog):
 
     def _on_failed(self, message: str) -> None:
         self._set_busy(False)
-        self.progress.hide()
-        self.status.setStyleSheet("color: #c0392b")
-        self.status.setText(f"Export failed: {message}")
-
-    def done(self, code: int) -> None:  # noqa: D401 - Qt's name; closing waits for a running export
-        if self.task is not None and self.task.is_running():
-            self.status.setText("Finishing the export before closing…")
-            self.task.wait()
-        super().done(code)
-
-    def closeEvent(self, event) -> None:  # noqa: N802 - Qt's name
-        if self.task is not None and self.task.is_running():
-            self.task.wait()
-        super().closeEvent(event)
+        self.show_failure(f"Export failed: {message}")
 
 
 # -- the main window's File menu --------------------------------------------------------------

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QApplication, QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog,
-                               QGridLayout, QLabel, QLineEdit, QPlainTextEdit, QProgressBar, QPushButton, QRadioButton,
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialogButtonBox, QFileDialog,
+                               QGridLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QRadioButton,
                                QSpinBox, QVBoxLayout)
 
-from .training.background import BackgroundTask
+from .task_dialog import TaskDialog
 
 TORCHVISION_MODELS = ("resnet18", "resnet34", "resnet50", "vgg11", "vgg16", "alexnet", "mobilenet_v2",
                       "squeezenet1_0", "densenet121", "googlenet", "efficientnet_b0", "regnet_x_400mf")
@@ -81,14 +81,13 @@ def import_job(kind: str, source: str, input_shape: tuple[int, ...] | None = Non
     return job
 
 
-class ImportDialog(QDialog):
+class ImportDialog(TaskDialog):
     imported = Signal(object)  # ImportOutcome
 
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Import")
         self.setObjectName("ImportDialog")
-        self.task: BackgroundTask | None = None
         self.outcome: ImportOutcome | None = None
         self.kind_group = QButtonGroup(self)
         self.kinds = {kind: QRadioButton(text) for kind, text in (
@@ -127,11 +126,6 @@ class ImportDialog(QDialog):
         grid.addWidget(self.num_classes, 7, 1, 1, 3)
         grid.setColumnMinimumWidth(0, 24)
         grid.setColumnStretch(1, 1)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 100)
-        self.progress.hide()
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         self.report = QPlainTextEdit()
         self.report.setReadOnly(True)
         self.report.setPlaceholderText("The import report appears here.")
@@ -153,13 +147,6 @@ class ImportDialog(QDialog):
             button.toggled.connect(lambda _on: self._enable_fields())
         self.kinds["bundle"].setChecked(True)
         self.resize(640, 480)
-        app = QApplication.instance()
-        if app is not None:  # quitting mid-task must not destroy a running thread
-            app.aboutToQuit.connect(self._wait_for_task)
-
-    def _wait_for_task(self) -> None:
-        if self.task is not None and self.task.is_running():
-            self.task.wait()
 
     def _enable_fields(self) -> None:
         """Only the chosen source's fields are editable; shape and classes are for modules."""
@@ -187,7 +174,7 @@ class ImportDialog(QDialog):
             self.kinds["bundle"].setChecked(True)
 
     def start(self) -> None:
-        if self.task is not None and self.task.is_running():
+        if self.is_busy():
             return
         kind = self.kind
         try:
@@ -203,19 +190,8 @@ class ImportDialog(QDialog):
         self.open_button.setEnabled(False)
         self.import_button.setEnabled(False)
         self.close_button.setEnabled(False)
-        self.progress.setValue(0)
-        self.progress.show()
-        self.status.setStyleSheet("")
-        self.status.setText("Importing…")
         self.report.clear()
-        self.task = BackgroundTask(import_job(kind, source, shape, self.num_classes.value() or None), "import", self)
-        self.task.progress.connect(lambda f, m: (self.progress.setValue(int(100 * f)), self.status.setText(m + "…")))
-        self.task.done.connect(self._on_done)
-        self.task.failed.connect(self._on_failed)
-        self.task.start()
-
-    def is_busy(self) -> bool:
-        return self.task is not None and self.task.is_running()
+        self.run_task(import_job(kind, source, shape, self.num_classes.value() or None), "import", "Importing…")
 
     def _on_done(self, outcome: ImportOutcome) -> None:
         self.outcome = outcome
@@ -234,14 +210,7 @@ class ImportDialog(QDialog):
     def _on_failed(self, message: str) -> None:
         self.import_button.setEnabled(True)
         self.close_button.setEnabled(True)
-        self.progress.hide()
-        self.status.setStyleSheet("color: #c0392b")
-        self.status.setText(f"Cannot import: {message}")
-
-    def done(self, code: int) -> None:  # noqa: D401 - Qt's name; closing waits for a running import
-        if self.task is not None and self.task.is_running():
-            self.task.wait()
-        super().done(code)
+        self.show_failure(f"Cannot import: {message}")
 
 
 def adopt_import(window, outcome: ImportOutcome) -> bool:
