@@ -10,12 +10,7 @@ from engine.compile import (best_device, compile_design, count_parameters, examp
                             with_taps)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_resnet():

@@ -10,12 +10,7 @@ from engine.compile import compile_design
 from engine.pretrained import WeightsError, load_torchvision_state_dict, read_state_dict, torchvision_key_map
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 CASES = {

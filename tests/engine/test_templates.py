@@ -24,13 +24,7 @@ TORCHVISION_COUNTS = NETWORKS["torchvision reference models at 224x224x3, 1000 c
 
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors: threads only add contention (other test runs share the CPU)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 REQUIRED = ["lenet5", "lenet5-classic", "alexnet", "alexnet-original", "zfnet", "vgg11", "vgg13", "vgg16", "vgg19",

@@ -2,19 +2,13 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 from engine import Design, data
 from engine.training import TrainConfig, Trainer
 from engine.training.check import TARGET_ACCURACY, lenet5_digits
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.slow
