@@ -35,6 +35,7 @@ class TrainingController(QObject):
         self.record: RunRecord | None = None
         self.bundle = self.raw_bundle = None
         self._fitted_for = None
+        self._fitting = False  # the samples are being resized to the design's input in the background
         self.started = None  # RunStarted of the current run
         self.trained_state: dict | None = None  # weights of the last finished run (CPU tensors)
         self.trained_design = None
@@ -125,8 +126,10 @@ class TrainingController(QObject):
         self._fitted_for = want
         raw = self.bundle = self.raw_bundle
         if raw is None or not want or len(want) != len(raw.input_shape) or tuple(want) == tuple(raw.input_shape):
+            self._fitting = False
             self._show_bundle()
             return
+        self._fitting = True  # until then the raw samples' mismatch is not worth showing
         # Resizing a whole dataset (to 3×224×224 for an ImageNet template: about a gigabyte)
         # takes seconds: do it off the UI thread; a newer shape replaces a pending resize.
         self.jobs.submit("fit", lambda _p: datasets.adapt(raw, want), lambda fitted: self._on_fitted(raw, fitted),
@@ -135,6 +138,7 @@ class TrainingController(QObject):
     def _on_fitted(self, raw, fitted) -> None:
         # A result for a dataset that has since been replaced would show the wrong samples.
         if fitted is not None and raw is self.raw_bundle:
+            self._fitting = False
             self.bundle = fitted
             self._show_bundle()
             self.panel.show_problems(datasets.check(self.bundle, self.document.design))
@@ -146,7 +150,8 @@ class TrainingController(QObject):
             return
         if self.document.design.input_shape != self._fitted_for:
             self._fit_bundle_to_design()
-        self.panel.show_problems(datasets.check(self.bundle, self.document.design))
+        if not self._fitting:  # else the resize's end shows the check
+            self.panel.show_problems(datasets.check(self.bundle, self.document.design))
 
     def apply_fix(self, code: str) -> None:
         """One-click fixes, through the document so each is one undo step."""

@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 from engine.training import events as ev
-
 from engine.training.config import TrainConfig
 from engine.training.trainer import Trainer
 
@@ -77,7 +76,7 @@ def run_trainer(design, config: dict, emit, control):
         trainer.take_new_sample()
         emit(event)
         if isinstance(event, (ev.RunStarted, ev.EpochEnd)):
-            filters = trainer.first_layer_filters(getattr(event, "epoch", -1) if isinstance(event, ev.EpochEnd) else -1)
+            filters = trainer.first_layer_filters(event.epoch if isinstance(event, ev.EpochEnd) else -1)
             if filters is not None:
                 emit(filters)
 

@@ -63,7 +63,7 @@ def first_conv_filters(design: Design, state_dict: dict) -> tuple[str, np.ndarra
 
 def first_conv_node(design: Design, node_names: dict) -> tuple[str, str] | None:
     """(node id, submodule name) of the first convolution in forward order, or None."""
-    for node_id in analyze(design).order:
+    for node_id in design.topological_order():
         if design.nodes[node_id].block.startswith("conv") and node_id in node_names:
             return node_id, node_names[node_id]
     return None

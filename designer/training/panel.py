@@ -109,7 +109,8 @@ class TrainingPanel(QWidget):
         self.device = QComboBox()
         for choice in available_devices():
             self.device.addItem(choice.label, choice.key)
-            self.device.setItemData(self.device.count() - 1, choice.label, 0x0003)  # ToolTipRole: cut off when narrow
+            # the full name as a tooltip: a narrow dock cuts the label off
+            self.device.setItemData(self.device.count() - 1, choice.label, Qt.ItemDataRole.ToolTipRole)
         self.optimizer = QComboBox()
         self.optimizer.addItems(OPTIMIZERS)
         self.lr = QDoubleSpinBox()

@@ -98,15 +98,18 @@ def test_resizing_the_samples_to_a_new_input_size_runs_off_the_ui_thread(qtbot, 
         return real_adapt(bundle, shape)
 
     monkeypatch.setattr(controller_module.datasets, "adapt", slow_adapt)
+    shown = []
+    monkeypatch.setattr(controller.panel, "show_problems", lambda problems: shown.append(list(problems)))
     design = controller.document.design
     controller.document.set_params(design.input_nodes()[0].id, {"shape": [1, 16, 16]})
     controller.document.refresh()  # returns although the resize blocks
     qtbot.wait(50)
     assert tuple(controller.bundle.input_shape) == (1, 8, 8)
+    assert shown == []  # no flash of "the samples are 8×8" while they are being resized
     release.set()
     qtbot.waitUntil(lambda: tuple(controller.bundle.input_shape) == (1, 16, 16), timeout=20000)
     assert threads and threads[0] is not threading.main_thread()
-    assert not controller_module.datasets.check(controller.bundle, design)  # the fix is in place
+    qtbot.waitUntil(lambda: shown == [[]], timeout=5000)  # then the check, which passes
 
 
 def test_filters_update_every_epoch_and_export_after_a_run_uses_its_weights(qtbot, training_app, tmp_path):
