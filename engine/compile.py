@@ -14,8 +14,6 @@ checks of big networks); :func:`optimize` is the opt-in ``torch.compile``.
 from __future__ import annotations
 
 import contextlib
-import keyword
-import re
 
 import torch
 from torch import fx, nn
@@ -25,24 +23,8 @@ from .blocks import BlockSpec, SubGraph
 from .blocks.modules import Add
 from .errors import CompileError
 from .graph import Design
-
-_RESERVED = set(dir(nn.Module)) | {"input"}
-
-
-def module_name(text: str, taken: set[str]) -> str:
-    """A valid, unique Python identifier for a node (its label if it has one, else its id)."""
-    name = re.sub(r"\W+", "_", text).strip("_") or "node"
-    if name[0].isdigit() or keyword.iskeyword(name) or name in _RESERVED:
-        name = f"n_{name}"
-    base, i = name, 2
-    while name in taken:
-        name, i = f"{base}_{i}", i + 1
-    taken.add(name)
-    return name
-
-
-def _class_name(title: str) -> str:
-    return "".join(w.capitalize() for w in re.split(r"\W+", title) if w) or "Block"
+from .names import class_name as _class_name
+from .names import module_name
 
 
 def build_module(spec: BlockSpec, params: dict, in_shapes: list, resolve) -> nn.Module:

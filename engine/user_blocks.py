@@ -9,6 +9,7 @@ from __future__ import annotations
 from .blocks.base import BlockSpec, Port, ShapeProblem, SubGraph
 from .blocks.composites import make_infer
 from .errors import DesignError
+from .names import module_name
 
 
 def spec_for(definition, owner) -> BlockSpec:
@@ -33,9 +34,14 @@ def spec_for(definition, owner) -> BlockSpec:
         out_src = inner.incoming(outputs[0].id)
         if not out_src:
             raise ShapeProblem(f"{definition.title}: its Output is not connected", fix="open the block and connect it")
-        nodes = [(i, inner.nodes[i].block, inner.nodes[i].params) for i in order]
-        edges = [(alias.get(e.src, e.src), e.dst, e.dst_port) for e in inner.edges if e.dst in set(order)]
-        return SubGraph(nodes, edges, alias.get(out_src[0].src, out_src[0].src))
+        # Inner ids come from the file: they become attribute names of the compiled block and
+        # of exported code, so each is made a plain identifier (never "x", the block's input).
+        taken = {"x"} | {f"x{i}" for i in range(len(inputs))}
+        alias.update((i, module_name(i, taken)) for i in order)
+        nodes = [(alias[i], inner.nodes[i].block, inner.nodes[i].params) for i in order]
+        wanted = set(order)
+        edges = [(alias.get(e.src, e.src), alias[e.dst], e.dst_port) for e in inner.edges if e.dst in wanted]
+        return SubGraph(nodes, edges, alias[out_src[0].src])
 
     return BlockSpec(definition.key, definition.title, "Composite", definition.doc or "user-defined block",
                      (), make_infer(expand, owner.spec), None, inputs=ports, expand=expand, doc=definition.doc)

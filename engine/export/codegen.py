@@ -17,15 +17,22 @@ from dataclasses import dataclass, field
 
 from ..analysis import analyze
 from ..blocks.base import SubGraph
-from ..compile import _class_name, _ordered_inputs, module_name
+from ..compile import _ordered_inputs
+from ..names import class_name as class_name_of
+from ..names import module_name
 from ..errors import CompileError
 from ..graph import Design
-from .render import CUSTOM_CLASSES, Expr, constructor_args, custom_sources, literal, render_call
+from .render import CUSTOM_CLASSES, Expr, constructor_args, custom_sources, doc_literal, literal, render_call
 
 INLINE = {"add", "concat", "identity", "output"}  # no weights: written directly in forward
 _CHANNEL_ARGS = {"in_channels", "out_channels", "num_features", "num_channels", "c_in", "c_out",
                  "in_features", "out_features", "num_parameters"}
 _INPUT_ARGS = {"in_channels", "c_in", "in_features"}
+# Names the exported file (and the training script that embeds it) defines or imports: a
+# generated class must not shadow them.
+_TAKEN_NAMES = {c.__name__ for c in CUSTOM_CLASSES} | {
+    "Path", "Dataset", "DataLoader", "DistributedSampler", "TensorDataset", "DistributedDataParallel",
+    "FolderData", "F", "HERE", "MODEL_CLASS", "INPUT_SHAPES", "NUM_CLASSES"}
 
 
 class CodegenError(CompileError):
@@ -116,7 +123,7 @@ class Generator:
 
     def _class_name(self, title: str, key: str, members) -> str:
         base = _camel(key) if not key.startswith("user:") else _camel(title)
-        taken = {c.name for c in self.classes.values()}
+        taken = {c.name for c in self.classes.values()} | _TAKEN_NAMES
         earlier = [c for c in self.classes.values() if c.key == key]
         name = base
         if earlier:
@@ -204,7 +211,7 @@ class Generator:
     def class_source(self, cls: CompositeClass) -> str:
         lines = [f"class {cls.name}(nn.Module):"]
         doc = self.design.spec(cls.key).doc or self.design.spec(cls.key).title
-        lines.append(f'    """{doc.split(". ")[0].rstrip(".")}."""')
+        lines.append("    " + doc_literal(doc.split(". ")[0].rstrip(".") + "."))
         lines += ["", f"    def __init__(self{''.join(', ' + n for n in cls.signature)}):", "        super().__init__()"]
         instance = cls.instances[0]
         for local, member in cls.members.items():
@@ -222,7 +229,7 @@ class Generator:
 
 
 def _camel(text: str) -> str:
-    return "".join(w.capitalize() for w in re.split(r"[\W_]+", text) if w) or "Block"
+    return class_name_of(text.replace("_", " "))
 
 
 def _kind_of(member) -> str:
@@ -323,8 +330,8 @@ def python_source(design: Design, weights_file: str | None = None, standalone: b
         steps.append(Step(name, "module", srcs))
     for cls in _dependency_order(gen.classes.values()):
         gen.resolve_arguments(cls)
-    class_name = _class_name(design.name or "Network")
-    body = [f"class {class_name}(nn.Module):", f'    """{design.name}."""' if design.name else "", "",
+    class_name = _top_class_name(design.name, {c.name for c in gen.classes.values()})
+    body = [f"class {class_name}(nn.Module):", "    " + doc_literal(design.name + ".") if design.name else "", "",
             "    def __init__(self):", "        super().__init__()"]
     for name, member, frozen in members:
         text = gen.call(*member) if isinstance(member, tuple) else render_call(member)
@@ -334,15 +341,24 @@ def python_source(design: Design, weights_file: str | None = None, standalone: b
     body += ["", *forward_source(steps, [names[o] for o in outputs] if len(outputs) > 1 else names[outputs[0]], inputs)]
     shapes = [tuple(design.nodes[i].params["shape"]) for i in report.order if design.nodes[i].block == "input"
               and i in needed]
-    header = _header(design, class_name, weights_file, shapes)
+    docstring, imports = _header(design, class_name, weights_file, shapes)
     footer = _footer(class_name, len(shapes))
+    header = docstring + imports
     if not standalone:
-        header = header[header.index("import torch"):]
+        header = imports
         footer = footer[:footer.index('if __name__ == "__main__":')]
     parts = [header, custom_sources(gen.custom)]
     parts += [gen.class_source(c) + "\n" for c in _dependency_order(gen.classes.values())]
     parts += ["\n".join(line for line in body if line is not None) + "\n", footer]
     return "\n\n".join(p.rstrip("\n") + "\n" for p in parts if p), class_name
+
+
+def _top_class_name(design_name: str, composite_names: set[str]) -> str:
+    name = class_name_of(design_name or "Network", default="Network")
+    base, i = name, 2
+    while name in composite_names or name in _TAKEN_NAMES:
+        name, i = f"{base}{i}", i + 1
+    return name
 
 
 def _dependency_order(classes) -> list[CompositeClass]:
@@ -359,18 +375,21 @@ def _dependency_order(classes) -> list[CompositeClass]:
     return done
 
 
-def _header(design: Design, class_name: str, weights_file: str | None, shapes) -> str:
+def _header(design: Design, class_name: str, weights_file: str | None, shapes) -> tuple[str, str]:
+    """``(module docstring, imports and constants)``. The design's name and the weights' file name are
+    text from outside: they go into the docstring escaped (:func:`doc_literal`), never raw."""
     weights = weights_file or "weights.pt"
     example = ", ".join(f"torch.randn(1, {', '.join(map(str, s))})" for s in shapes)
-    return f'''"""{design.name}: a PyTorch model exported by Network Designer.
+    doc = f"""{design.name}: a PyTorch model exported by Network Designer.
 
 Standalone: this file needs only PyTorch.
 
     model = {class_name}()
-    load_weights(model, "{weights}")
+    load_weights(model, {weights!r})
     model.eval()
     prediction = model({example})
 """
+    return doc_literal(doc), f'''
 import torch
 from torch import nn
 

@@ -4,6 +4,7 @@ in-app model on the same input, so every export is verified before it is reporte
 from __future__ import annotations
 
 import json
+import re
 import types
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from ..errors import EngineError
 from ..graph import Design
 from ..persistence import atomic_write_text, save
 from .codegen import python_source
+from .render import doc_escape
 from .weights import load_bundle, read_pt, save_pt, save_safetensors
 
 FORMATS = ("bundle", "pt", "python", "onnx", "pt2", "script")
@@ -250,8 +252,10 @@ def write_script(design, model, out: Path, example, data: dict | None = None, tr
     if data_file:
         files.append(data_file)
     model_code, class_name = python_source(design, "weights.pt", standalone=False)
-    source = TEMPLATE.read_text().replace("{{NAME}}", design.name).replace("{{MODEL_CLASS}}", class_name)
-    source = source.replace("{{MODEL_CODE}}", model_code.rstrip() + "\n")
+    source = fill_template(TEMPLATE.read_text(), {
+        "NAME": doc_escape(design.name),  # it sits in the docstring: escaped, never raw
+        "MODEL_CLASS": class_name,
+        "MODEL_CODE": model_code.rstrip() + "\n"})
     atomic_write_text(out / "train.py", source)
     save(design, out / "design.json")
     atomic_write_text(out / "data.json", json.dumps(data, indent=2) + "\n")
@@ -266,6 +270,12 @@ def write_script(design, model, out: Path, example, data: dict | None = None, tr
         with torch.no_grad():
             return net(*x)
     return files, rerun, ["run: torchrun --standalone --nproc_per_node=N train.py"]
+
+
+def fill_template(template: str, values: dict[str, str]) -> str:
+    """Put ``values`` into the ``{{KEY}}`` slots in one pass, so text put in one slot is never
+    searched for another slot's marker (a design named "{{MODEL_CODE}}" stays a name)."""
+    return re.sub(r"\{\{([A-Z_]+)\}\}", lambda m: values[m.group(1)], template)
 
 
 def _write_data(data: dict, out: Path) -> Path | None:

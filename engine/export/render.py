@@ -112,6 +112,28 @@ def literal(value) -> str:
     return repr(value)
 
 
+def doc_literal(text: str) -> str:
+    """A triple-quoted string literal that evaluates to exactly ``text``, readable when the text
+    is ordinary: quotes and backslashes are escaped, and so is every character that is not
+    printable (NUL, carriage returns, U+2028...), so nothing in ``text`` can end the literal."""
+    return '"""' + doc_escape(text) + '"""'
+
+
+def doc_escape(text: str) -> str:
+    """``text`` escaped to sit inside a triple-quoted (non-raw) string literal of a template."""
+    out = []
+    for ch in text:
+        if ch == "\n":
+            out.append(ch)
+        elif ch in "\\\"":
+            out.append("\\" + ch)
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(ascii(ch)[1:-1])
+    return "".join(out)
+
+
 def custom_sources(classes) -> str:
     """Source code of the catalog's own module classes used, to paste into exported files."""
     return "\n\n".join(inspect.getsource(c).rstrip() + "\n" for c in CUSTOM_CLASSES if c in classes)
