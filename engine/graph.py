@@ -60,6 +60,31 @@ class CompositeDefinition:
 
 
 _ID_SAFE = re.compile(r"[^0-9a-zA-Z_]+")
+MAX_TEXT = 1000  # characters of a design name, a label or a block title
+
+
+class _EdgeIndex:
+    """Edges by node and by port, so that connecting and querying cost O(degree), not O(edges):
+    a file of 20,000 layers loads in linear time. Lists keep the design's edge order."""
+
+    def __init__(self, edges: list[Edge]):
+        self.edges: set[Edge] = set()
+        self.into: dict[str, list[Edge]] = {}
+        self.out: dict[str, list[Edge]] = {}
+        self.fed: dict[tuple[str, str], int] = {}  # (node, input port) -> edges into it
+        for e in edges:
+            self.add(e)
+
+    def add(self, e: Edge) -> None:
+        self.edges.add(e)
+        self.into.setdefault(e.dst, []).append(e)
+        self.out.setdefault(e.src, []).append(e)
+        self.fed[(e.dst, e.dst_port)] = self.fed.get((e.dst, e.dst_port), 0) + 1
+
+
+def _check_text(text: str, what: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise DesignError(f"{what} is at most {MAX_TEXT:,} characters; this one has {len(text):,}")
 
 
 class Design:
@@ -74,6 +99,13 @@ class Design:
         self._counter = itertools.count(1)
         self.version = 0  # bumps on every change; caches key on it
         self.structure_version = 0  # bumps on node/edge changes only
+        self._index: _EdgeIndex | None = None  # built on first use; None after edits it cannot follow
+
+    @property
+    def _edges_by(self) -> _EdgeIndex:
+        if self._index is None:
+            self._index = _EdgeIndex(self.edges)
+        return self._index
 
     # -- subscription --------------------------------------------------------------------
     def subscribe(self, listener: Callable[[DesignEvent], None]) -> Callable[[], None]:
@@ -102,10 +134,10 @@ class Design:
             raise UnknownNodeError(f"no node with id {node_id!r}") from None
 
     def incoming(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.dst == node_id]
+        return list(self._edges_by.into.get(node_id, ()))
 
     def outgoing(self, node_id: str) -> list[Edge]:
-        return [e for e in self.edges if e.src == node_id]
+        return list(self._edges_by.out.get(node_id, ()))
 
     def input_nodes(self) -> list[Node]:
         return [n for n in self.nodes.values() if n.block == "input"]
@@ -145,6 +177,7 @@ class Design:
                  label: str = "", frozen: bool = False) -> Node:
         spec = self.spec(block)
         values = spec.validate_params(params)
+        _check_text(label, "a label")
         if node_id is None:
             node_id = self.new_id(block)
         elif node_id in self.nodes:
@@ -179,7 +212,8 @@ class Design:
             self.nodes = dict(items)
         self._emit(DesignEvent("node_added", node.id), structural=True)
 
-    def check_connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in") -> None:
+    def check_connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in",
+                      check_cycle: bool = True) -> None:
         """Raise the error ``connect`` would raise, without changing anything."""
         s, d = self.node(src), self.node(dst)
         if src_port not in self.spec(s.block).outputs:
@@ -188,24 +222,49 @@ class Design:
         if port is None:
             raise PortError(f"{d.name} has no input port {dst_port!r}")
         edge = Edge(src, dst, src_port, dst_port)
-        if edge in self.edges:
+        index = self._edges_by
+        if edge in index.edges:
             raise PortError(f"{s.name} is already connected to {d.name}")
-        if not port.multi and any(e.dst == dst and e.dst_port == dst_port for e in self.edges):
+        if not port.multi and index.fed.get((dst, dst_port)):
             raise PortOccupiedError(f"{d.name}.{dst_port} already has an input; remove that edge first, "
                                     "or merge the two with Add or Concatenate")
-        if src == dst or self._reaches(dst, src):
+        if src == dst or (check_cycle and self._reaches(dst, src)):
             raise CycleError(f"connecting {s.name} → {d.name} would make a cycle; a network must flow one way")
 
     def connect(self, src: str, dst: str, src_port: str = "out", dst_port: str = "in",
-                index: int | None = None) -> Edge:
-        self.check_connect(src, dst, src_port, dst_port)
+                index: int | None = None, check_cycle: bool = True) -> Edge:
+        """Add an edge. ``check_cycle=False`` skips the search for a cycle, which costs up to
+        the whole design per edge: loading a file connects every edge so and then calls
+        :meth:`check_acyclic` once."""
+        self.check_connect(src, dst, src_port, dst_port, check_cycle)
         edge = Edge(src, dst, src_port, dst_port)
         if index is None:
             self.edges.append(edge)
+            self._edges_by.add(edge)
         else:
             self.edges.insert(index, edge)
+            self._index = None  # per-node lists follow the edge order: rebuilt when next needed
         self._emit(DesignEvent("edge_added", dst, edge), structural=True)
         return edge
+
+    def check_acyclic(self) -> None:
+        """Raise CycleError naming a cycle, if the edges make one (one pass over the design)."""
+        order = self.topological_order()
+        if len(order) == len(self.nodes):
+            return
+        left = set(self.nodes) - set(order)
+        # Every node left over has a parent left over: walking parents must come back round.
+        start = next(iter(left))
+        path, seen = [start], {start}
+        while True:
+            parent = next(e.src for e in self._edges_by.into.get(path[-1], ()) if e.src in left)
+            if parent in seen:
+                cycle = path[path.index(parent):][::-1]
+                break
+            path.append(parent)
+            seen.add(parent)
+        names = " → ".join(self.nodes[n].name for n in cycle + cycle[:1])
+        raise CycleError(f"the edges make a cycle ({names}); a network must flow one way")
 
     def disconnect(self, edge: Edge) -> int:
         """Remove an edge; returns its position (edge order is the input order of Concat)."""
@@ -214,6 +273,7 @@ class Design:
         except ValueError:
             raise DesignError(f"there is no edge {edge.src} → {edge.dst}") from None
         del self.edges[index]
+        self._index = None
         self._emit(DesignEvent("edge_removed", edge.dst, edge), structural=True)
         return index
 
@@ -236,7 +296,9 @@ class Design:
         self._emit(DesignEvent("node_moved", node_id))
 
     def set_label(self, node_id: str, label: str) -> None:
-        self.node(node_id).label = label
+        node = self.node(node_id)
+        _check_text(label, "a label")
+        node.label = label
         self._emit(DesignEvent("node_changed", node_id))
 
     def set_frozen(self, node_id: str, frozen: bool) -> None:
@@ -247,6 +309,8 @@ class Design:
         unknown = set(changes) - {"name", "num_classes", "notes"}
         if unknown:  # checked before anything is set: a refused edit changes nothing
             raise DesignError(f"unknown design property {', '.join(map(repr, sorted(unknown)))}")
+        if "name" in changes:
+            _check_text(changes["name"], "a design name")
         for key, value in changes.items():
             setattr(self, key, value)
         self._emit(DesignEvent("meta_changed", detail=changes))
@@ -260,6 +324,7 @@ class Design:
         self.name, self.num_classes, self.notes = other.name, other.num_classes, other.notes
         self.nodes = copy.deepcopy(other.nodes)
         self.edges = list(other.edges)
+        self._index = None
         self.composites = dict(other.composites)
         self._emit(DesignEvent("reset"), structural=True)
 
@@ -287,9 +352,7 @@ class Design:
         return seen
 
     def _reaches(self, start: str, goal: str) -> bool:
-        children: dict[str, list[str]] = {}
-        for e in self.edges:
-            children.setdefault(e.src, []).append(e.dst)
+        out = self._edges_by.out
         stack, seen = [start], set()
         while stack:
             n = stack.pop()
@@ -297,7 +360,7 @@ class Design:
                 return True
             if n not in seen:
                 seen.add(n)
-                stack.extend(children.get(n, ()))
+                stack.extend(e.dst for e in out.get(n, ()))
         return False
 
     def chain(self, *steps: tuple[str, dict] | str, after: str | None = None, spacing: float = 140.0) -> list[str]:

@@ -20,13 +20,14 @@ import tempfile
 from pathlib import Path
 
 from .errors import DesignError, DesignFileError, EngineError
-from .graph import CompositeDefinition, Design
+from .graph import MAX_TEXT, CompositeDefinition, Design
 
 FORMAT = "network-designer"
 VERSION = 1
 MAX_FILE_BYTES = 20 * 1024 * 1024
 MAX_NODES = 20_000
 MAX_EXPANDED_NODES = 100_000
+MAX_NESTING = 32
 
 
 def to_dict(design: Design) -> dict:
@@ -162,29 +163,93 @@ def _from_dict(data) -> Design:
         raise DesignFileError("must be a whole number from 1 to 1,048,576, or null", "design.num_classes")
     notes = meta.get("notes", "")
     _expect(notes, str, "design.notes", "a text")
-    design = Design(name[:200], classes, notes)
-    sizes: dict[str, int] = {}  # user block key -> number of primitive layers it expands to
-    for i, comp in enumerate(_list(data, "composites")):
+    _expect_length(name, "design.name")
+    design = Design(name, classes, notes)
+    _read_composites(design, _list(data, "composites"))
+    _fill(design, data, "")
+    return design
+
+
+def _read_composites(design: Design, entries: list) -> None:
+    """User blocks, in the order their uses need them (a file may list them in any order).
+
+    Duplicate keys are refused (the second would silently replace the first, and could refer
+    to itself); so are blocks that use each other in a circle, found without recursion. All
+    inner designs share the design's one table of blocks: 20,000 blocks cost 20,000 entries,
+    not 20,000 copies of the table."""
+    seen: dict[str, int] = {}
+    uses: dict[str, set[str]] = {}
+    for i, comp in enumerate(entries):
         where = f"composites[{i}]"
         _expect(comp, dict, where, "an object")
-        key, title = comp.get("key"), comp.get("title", comp.get("key"))
+        key = comp.get("key")
         if not isinstance(key, str) or not key.startswith("user:") or len(key) > 100:
             raise DesignFileError("key must be a text starting with 'user:'", f"{where}.key")
+        if key in seen:
+            raise DesignFileError(f"composites[{seen[key]}] and {where} both define the block {key!r}; "
+                                  "a key names one block — rename one of them", f"{where}.key")
+        seen[key] = i
+        nodes = _list(comp, "nodes", where)
+        uses[key] = {raw.get("block") for raw in nodes
+                     if isinstance(raw, dict) and isinstance(raw.get("block"), str) and raw["block"].startswith("user:")}
+    for key, used in uses.items():
+        unknown = sorted(u for u in used if u not in uses and u != key)
+        if unknown:
+            raise DesignFileError(f"uses the block {unknown[0]!r}, which the file does not define",
+                                  f"composites[{seen[key]}].nodes")
+    sizes: dict[str, int] = {}  # user block key -> number of primitive layers it expands to
+    depth: dict[str, int] = {}  # user block key -> levels of blocks inside blocks
+    for key in _dependency_order(uses, seen):
+        i = seen[key]
+        comp, where = entries[i], f"composites[{i}]"
+        title, doc = comp.get("title", key), comp.get("doc", "")
         _expect(title, str, f"{where}.title", "a text")
-        doc = comp.get("doc", "")
+        _expect_length(title, f"{where}.title")
         _expect(doc, str, f"{where}.doc", "a text")
         inner = Design(title)
-        inner.composites = dict(design.composites)  # may use the ones defined before it
+        inner.composites = design.composites  # shared: only the blocks it depends on are in it yet
         _fill(inner, comp, where)
         sizes[key] = sum(sizes.get(n.block, 1) for n in inner.nodes.values())
+        depth[key] = 1 + max((depth[u] for u in uses[key]), default=0)
+        if depth[key] > MAX_NESTING:
+            # Analysis and compilation descend one level per block: keep far from Python's stack.
+            raise DesignFileError(f"blocks are nested {depth[key]} deep here; at most {MAX_NESTING} levels "
+                                  "are supported", f"{where}.nodes")
         if sizes[key] > MAX_EXPANDED_NODES:
             # Blocks nested in blocks multiply: 40 levels of "two of the previous one" would
             # make the analysis evaluate 2**40 layers. Refuse such a file up front.
             raise DesignFileError(f"this block expands to {sizes[key]:,} layers; at most "
                                   f"{MAX_EXPANDED_NODES:,} are supported", f"{where}.nodes")
         design.composites[key] = CompositeDefinition(key, title, inner, doc)
-    _fill(design, data, "")
-    return design
+    # Keep the file's order for the table (a save writes it back the same).
+    ordered = {key: design.composites[key] for key in seen}
+    design.composites.clear()
+    design.composites.update(ordered)
+
+
+def _dependency_order(uses: dict[str, set[str]], position: dict[str, int]) -> list[str]:
+    """Keys so that every block comes after the blocks it uses (Kahn's algorithm, no
+    recursion); a block that uses itself, directly or through others, is an error."""
+    waiting = {key: len(used) for key, used in uses.items()}
+    users: dict[str, list[str]] = {key: [] for key in uses}
+    for key, used in uses.items():
+        for u in used:
+            users[u].append(key)
+    order = [key for key, n in waiting.items() if n == 0]
+    for key in order:  # appended to while walked
+        for user in users[key]:
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                order.append(user)
+    if len(order) < len(uses):
+        stuck = sorted((k for k in uses if waiting[k] > 0), key=position.get)
+        first = stuck[0]
+        if first in uses[first]:
+            raise DesignFileError(f"the block {first!r} contains itself", f"composites[{position[first]}].nodes")
+        raise DesignFileError("these blocks contain each other in a circle, so none of them can be built: "
+                              + ", ".join(repr(k) for k in stuck[:5]) + (", …" if len(stuck) > 5 else ""),
+                              f"composites[{position[first]}].nodes")
+    return order
 
 
 def _fill(design: Design, data: dict, where: str) -> None:
@@ -207,13 +272,14 @@ def _fill(design: Design, data: dict, where: str) -> None:
             raise DesignFileError("must be [x, y] with numbers", f"{loc}.pos")
         label = raw.get("label", "")
         _expect(label, str, f"{loc}.label", "a text")
+        _expect_length(label, f"{loc}.label")
         frozen = raw.get("frozen", False)
         _expect(frozen, bool, f"{loc}.frozen", "true or false")
         if node_id in design.nodes:
             raise DesignFileError(f"duplicate node id {node_id!r}", f"{loc}.id")
         try:
             _check_params(design, block, params, f"{loc}.params")
-            design.add_node(block, params, pos, node_id=node_id, label=label[:200], frozen=frozen)
+            design.add_node(block, params, pos, node_id=node_id, label=label, frozen=frozen)
         except DesignError as e:
             raise DesignFileError(str(e), loc) from None
     for i, raw in enumerate(_list(data, "edges", where)):
@@ -227,9 +293,13 @@ def _fill(design: Design, data: dict, where: str) -> None:
             if value not in design.nodes:
                 raise DesignFileError(f"refers to node {value!r}, which does not exist", f"{loc}.{key}")
         try:
-            design.connect(src, dst, sp, dp)
+            design.connect(src, dst, sp, dp, check_cycle=False)
         except DesignError as e:
             raise DesignFileError(str(e), loc) from None
+    try:
+        design.check_acyclic()
+    except DesignError as e:
+        raise DesignFileError(str(e), _at(where, "edges")) from None
 
 
 def _check_params(design: Design, block: str, params: dict, where: str) -> None:
@@ -250,6 +320,11 @@ def migrate(data: dict, version: int) -> dict:
     """Bring an older file up to :data:`VERSION`. Version 1 is the first; each future format
     change adds a step here (``if version < 2: ...``) so old files keep opening."""
     return data
+
+
+def _expect_length(text: str, where: str) -> None:
+    if len(text) > MAX_TEXT:
+        raise DesignFileError(f"is {len(text):,} characters long; at most {MAX_TEXT:,} are allowed", where)
 
 
 def _list(data: dict, key: str, where: str = "") -> list:
