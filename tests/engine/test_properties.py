@@ -4,21 +4,28 @@
    mutation API, agree with torch: every node's analysed shape equals the shape of its
    activation in the compiled module (``taps``).
 2. Random garbage and mutated design files never raise anything but DesignFileError, and a
-   file that does load can be analysed (and saved again) without an exception.
+   file that does load can be analysed without an exception and saved and loaded again to an
+   equal design. The suite runs a few hundred files; ``make fuzz`` runs 10,000
+   (``ND_FUZZ_FILES``).
 """
 from __future__ import annotations
 
 import copy
 import json
+import os
 
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Design, DesignFileError, analyze, compile_design
+from engine.graph import CompositeDefinition
 from engine.persistence import dumps, loads
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ_FILES = int(os.environ.get("ND_FUZZ_FILES", "300"))
+FILE_SETTINGS = settings(max_examples=FUZZ_FILES, deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
 # -- random networks --------------------------------------------------------------------
@@ -133,8 +140,16 @@ def _valid_text() -> str:
     add = d.add_node("add").id
     d.connect(relu, add)
     d.connect(conv, add)
-    d.chain(("residual_basic", {"out_channels": 8}), "global_avgpool", ("linear", {"out_features": 10}),
-            "output", after=add)
+    # Two user blocks, the second using the first: mutations reach keys, titles and nesting.
+    pair = Design("pair")
+    pair.chain(("input", {"shape": [8, 16, 16]}), ("conv2d", {"out_channels": 8, "padding": 1}), "relu", "output")
+    d.add_composite(CompositeDefinition("user:pair", "Conv pair", pair, "A convolution and its ReLU."))
+    twice = Design("twice")
+    twice.composites = d.composites  # as loading does: inner designs share the block table
+    twice.chain(("input", {"shape": [8, 16, 16]}), "user:pair", "user:pair", "output")
+    d.add_composite(CompositeDefinition("user:twice", "Two pairs", twice))
+    d.chain("user:twice", ("residual_basic", {"out_channels": 8}), "global_avgpool",
+            ("linear", {"out_features": 10}), "output", after=add)
     d.set_label(conv, "stem")
     return dumps(d)
 
@@ -201,16 +216,17 @@ def _load_never_crashes(text: str) -> None:
         return
     report = analyze(design)  # diagnostics, never exceptions
     assert isinstance(report.valid, bool)
-    assert loads(dumps(design)) is not None  # what loads can be saved and loaded again
+    saved = dumps(design)
+    assert dumps(loads(saved)) == saved  # what loads can be saved and loaded again, unchanged
 
 
-@SETTINGS
+@FILE_SETTINGS
 @given(mutated_files())
 def test_mutated_files_raise_only_design_file_error(text):
     _load_never_crashes(text)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=min(FUZZ_FILES, 150), deadline=None)
 @given(st.text(max_size=200) | st.binary(max_size=200).map(lambda b: b.decode("latin-1")))
 def test_random_text_raises_only_design_file_error(text):
     _load_never_crashes(text)
