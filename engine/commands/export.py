@@ -49,12 +49,31 @@ def run(args) -> int:
 
 
 def _run_files(source: Path, data_path: str | None) -> tuple[dict | None, dict | None]:
+    """The run's data.json (or ``--data``) and config.json, when there are any."""
     folder = source if source.is_dir() else source.parent
     data_file = Path(data_path) if data_path else folder / "data.json"
-    data = json.loads(data_file.read_text()) if data_file.is_file() else None
+    if data_path and not data_file.is_file():
+        raise ExportInputError(f"--data {data_path}: no such file (give the data.json of a run)")
+    data = _json_object(data_file, "--data" if data_path else "the run's data.json") if data_file.is_file() else None
     config_file = folder / "config.json"
-    config = json.loads(config_file.read_text()) if config_file.is_file() else None
-    return data, config if isinstance(config, dict) else None
+    config = _json_object(config_file, "the run's config.json") if config_file.is_file() else None
+    return data, config
+
+
+class ExportInputError(EngineError):
+    pass
+
+
+def _json_object(path: Path, what: str) -> dict:
+    try:
+        value = json.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else str(e).splitlines()[0][:200] \
+            if not isinstance(e, RecursionError) else "nested too deeply"
+        raise ExportInputError(f"{what} ({path}) is not readable JSON: {reason}") from None
+    if not isinstance(value, dict):
+        raise ExportInputError(f"{what} ({path}) must hold a JSON object, not {type(value).__name__}")
+    return value
 
 
 def _printer():

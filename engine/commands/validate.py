@@ -25,10 +25,9 @@ def run(args) -> int:
     try:
         design = load(args.design)
     except DesignFileError as e:
-        if args.json:
+        if args.json:  # the object for programs on stdout, the sentence for people on stderr
             print(json.dumps({"valid": False, "error": str(e), "location": e.location}))
-        else:
-            print(f"Cannot read {args.design}: {e}", file=sys.stderr)
+        print(f"Cannot read {args.design}: {e}", file=sys.stderr)
         return 2
     report = analyze(design)
     if args.json:

@@ -26,6 +26,7 @@ TOLERANCE = {"onnx": 1e-4}
 DEFAULT_TOLERANCE = 1e-5
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "export" / "train_script.py.in"
 BUILTIN_DATA = ("digits", "shapes", "signal")
+MAX_SAMPLES = 1_000_000  # of a generated dataset embedded in a training script
 DYNAMIC_NOTE = "dynamic batch axis"
 
 
@@ -244,7 +245,7 @@ def write_script(design, model, out: Path, example, data: dict | None = None, tr
         raise ExportError("the training script supports designs with one Input")
     out.mkdir(parents=True, exist_ok=True)
     data = dict(data or {"name": "digits", "source": {"name": "digits", "options": {}}})
-    data.setdefault("input_shape", list(design.input_shape))
+    data["input_shape"] = list(design.input_shape)  # the design's, whatever a data.json says
     data.setdefault("val_fraction", (train_config or {}).get("val_fraction", 0.2))
     data.setdefault("split_seed", (train_config or {}).get("seed", 0))
     files = [out / "train.py", out / "design.json", out / "data.json", out / "train_config.json", out / "weights.pt"]
@@ -281,7 +282,15 @@ def fill_template(template: str, values: dict[str, str]) -> str:
 def _write_data(data: dict, out: Path) -> Path | None:
     """Copy the samples of a built-in dataset next to the script (it cannot import the app)."""
     source = data.get("source") or {}
+    if not isinstance(source, dict) or not isinstance(source.get("options") or {}, dict):
+        raise ExportError("data.json is damaged: 'source' must be an object with a name and options")
     name = source.get("name") or data.get("name")
+    if not isinstance(name, str):
+        raise ExportError(f"data.json is damaged: the dataset's name must be a text, not {name!r:.100}")
+    for key in ("mean", "std"):
+        if key in data and not (isinstance(data[key], list) and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in data[key])):
+            raise ExportError(f"data.json is damaged: {key!r} must be a list of numbers")
     if data.get("folder") or source.get("path"):
         data.setdefault("folder", source.get("path"))
         return None
@@ -295,7 +304,13 @@ def _write_data(data: dict, out: Path) -> Path | None:
                           f"download {', '.join(SETS)} or read an image folder; {name!r} is none of these")
     from ..data import builtin
     options = source.get("options") or {}
-    samples, classes = getattr(builtin, name)(**options)
+    if not all(isinstance(v, (int, float, list)) and not isinstance(v, bool) for v in options.values()) \
+            or not 0 < options.get("n", 1) <= MAX_SAMPLES:
+        raise ExportError(f"data.json is damaged: the options of {name} are not plain sizes ({options!r:.200})")
+    try:
+        samples, classes = getattr(builtin, name)(**options)
+    except (TypeError, ValueError) as e:
+        raise ExportError(f"data.json is damaged: {name} cannot be made with {options!r:.200} ({e})") from None
     path = out / "dataset.pt"
     buffer_state = {"x": samples.x.contiguous(), "y": samples.y.contiguous()}
     save_pt(buffer_state, path)
