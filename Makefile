@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-engine bench train-check clean
+.PHONY: run test test-engine bench fuzz train-check clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -23,6 +23,12 @@ test: $(STAMP)
 
 test-engine: $(STAMP)
 	$(BIN)/python -m pytest tests/engine
+
+# The file fuzzer at full length: 10,000 mutated design files (the suite runs 300), each loaded,
+# analysed, saved and loaded again; plus random text and JSON.
+fuzz: $(STAMP)
+	ND_FUZZ_FILES=10000 $(BIN)/python -m pytest -q tests/engine/test_properties.py \
+		-k "mutated or random_text or random_json"
 
 bench: $(STAMP)
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
