@@ -2,13 +2,19 @@
 
 Shows a progress bar on stderr (loss, accuracy, ETA), writes the run folder (metrics, checkpoints,
 final weights; see engine.training.rundir) and prints where. Ctrl-C stops after the current
-batch and keeps a checkpoint; a second Ctrl-C aborts at once. Options given on the command
-line override the config file.
+batch, keeps a checkpoint and prints the command that resumes the run; a second Ctrl-C aborts
+at once. Options given on the command line override the config file. Every failure is one
+line saying what happened and what to do, never a traceback.
 
-Exit codes: 0 finished (completed, stopped or early stopping), 1 the run failed, 2 bad input.
+Exit codes: 0 finished (completed or early stopping), 1 the run failed (diverged, the dataset
+cannot be used, a checkpoint could not be written: the last good one is kept and the resume
+command printed), 2 bad input (unreadable design or configuration, a bad option value or
+device, a checkpoint or weights file that cannot be used), 130 interrupted with Ctrl-C (the
+resume command is printed).
 """
 from __future__ import annotations
 
+import shlex
 import signal
 import sys
 import time
@@ -57,7 +63,22 @@ def add_parser(sub) -> None:
     p.set_defaults(run=run)
 
 
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
+BAD_INPUT_ERRORS = ("config", "run_dir")  # trainer Error codes that mean the command's input is wrong
+
+
 def run(args) -> int:
+    try:
+        return _run(args)
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
+        run_dir = getattr(args, "_run_dir", None)
+        print("aborted", file=sys.stderr)
+        if run_dir is not None and (run_dir / "checkpoints" / "last.pt").is_file():
+            print(f"the last checkpoint is kept; resume with: {resume_command(args, run_dir)}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _run(args) -> int:
     from ..training import ConfigError, TrainConfig, Trainer
     try:
         design = load(args.design)
@@ -76,23 +97,62 @@ def run(args) -> int:
         print(f"Bad training configuration: {e}", file=sys.stderr)
         return 2
     run_dir = Path(args.out) if args.out else Path("runs") / f"{_slug(design.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    args._run_dir = run_dir
     progress = ProgressPrinter(sys.stderr, bar=not args.quiet and sys.stderr.isatty())
     trainer = Trainer(design, config, on_event=progress, run_dir=run_dir)
-    previous = signal.signal(signal.SIGINT, _interrupt_handler(trainer, progress))
+    interrupted = []
+    previous = signal.signal(signal.SIGINT, _interrupt_handler(trainer, progress, lambda: interrupted.append(1)))
     try:
         finished = trainer.run()
     finally:
         signal.signal(signal.SIGINT, previous)
-    if (run_dir / "config.json").exists():
+    if progress.started and (run_dir / "config.json").exists():
         print(f"run folder: {run_dir}")
-    return 0 if finished.reason in ("completed", "stopped", "early_stopping") else 1
+    checkpoint = (run_dir / "checkpoints" / "last.pt").is_file()
+    if finished.reason == "stopped" and interrupted:
+        if checkpoint:
+            print(f"interrupted; resume with: {resume_command(args, run_dir)}", file=sys.stderr)
+        else:
+            print("interrupted before a checkpoint was written", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    if finished.reason in ("completed", "stopped", "early_stopping"):
+        return 0
+    error = progress.error
+    if finished.reason == "error" and error is not None and error.code == "write_failed" and checkpoint:
+        print(f"resume with: {resume_command(args, run_dir)}", file=sys.stderr)
+    if finished.reason == "error" and error is not None and error.code in BAD_INPUT_ERRORS:
+        return 2
+    return 1
 
 
-def _interrupt_handler(trainer, progress):
+def resume_command(args, run_dir: Path) -> str:
+    """The command line that continues this run from its last checkpoint: the same design,
+    configuration file and options, with --resume and --out pointing into the run folder."""
+    parts = ["python", "main.py", "train", str(args.design), "--resume", str(run_dir / "checkpoints" / "last.pt"),
+             "--out", str(run_dir)]
+    if args.config:
+        parts += ["--config", str(args.config)]
+    for flag, key, _, _ in OPTIONS:
+        value = getattr(args, key, None)
+        if value is not None and key != "resume":
+            parts += [flag, str(value)]
+    if args.freeze is not None:
+        parts += ["--freeze", *args.freeze]
+    if args.resize is False:
+        parts.append("--no-resize")
+    if args.quiet:
+        parts.append("--quiet")
+    return " ".join(shlex.quote(p) for p in parts)
+
+
+def _interrupt_handler(trainer, progress, on_interrupt=None):
+    """SIGINT: the first asks the trainer to stop after the batch, the second aborts."""
     def handler(signum, frame):
         if trainer.stop_requested:
             raise KeyboardInterrupt
         progress.line("stopping after this batch (Ctrl-C again to abort)")
+        if on_interrupt is not None:
+            on_interrupt()
         trainer.stop()
     return handler
 
@@ -109,6 +169,8 @@ class ProgressPrinter:
     def __init__(self, stream, bar: bool = True):
         self.stream, self.bar = stream, bar
         self.epochs = 0
+        self.error = None  # the last events.Error, for the exit code and the resume hint
+        self.started = False  # RunStarted seen: the run folder was written
         self._open = False  # a bar is on the current line
 
     def line(self, text: str) -> None:
@@ -121,6 +183,7 @@ class ProgressPrinter:
     def __call__(self, event) -> None:
         from ..training import events as ev
         if isinstance(event, ev.RunStarted):
+            self.started = True
             self.epochs = event.epochs
             resumed = f", resuming at epoch {event.start_epoch + 1}" if event.start_epoch else ""
             self.line(f"device {event.device} ({event.device_note}); {event.train_size:,} training / "
@@ -143,8 +206,11 @@ class ProgressPrinter:
         elif isinstance(event, ev.Warning):
             self.line(f"note: {event.message}")
         elif isinstance(event, ev.Error):
+            self.error = event
             self.line(f"error: {event.message}")
         elif isinstance(event, ev.Finished):
+            if event.reason == "error" and self.error is not None and not event.epochs_done:
+                return  # the error line says it all
             best = (f"; best val {event.best_value:.4g} at epoch {event.best_epoch}"
                     if event.best_epoch is not None else "")
             self.line(f"{event.reason} after {event.epochs_done} epoch(s) in {_clock(event.seconds)}{best}")

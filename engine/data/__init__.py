@@ -23,7 +23,7 @@ from .base import DatasetBundle, DatasetError, TensorSet, adapt_tensor, channel_
 from .builtin import digits, shapes, signal
 from .downloads import SETS as DOWNLOADABLE
 from .downloads import cache_dir, load_torchvision
-from .files import FileImageSet, image_files
+from .files import FileImageSet, image_files, natural_shape, no_image_decoded
 
 BUILTIN = {
     "digits": "8×8 handwritten digits (UCI, 1,797 images, bundled)",
@@ -74,12 +74,15 @@ def load(name_or_path: str, input_shape=None, val_fraction: float = 0.2, seed: i
             raise DatasetError(f"unknown dataset {name_or_path!r}: not one of {', '.join(names())} and no such "
                                "file or folder")
         return _load_files(path, input_shape, val_fraction, seed, source)
-    if input_shape:
+    adapted_from = None
+    if input_shape and tuple(full.x.shape[1:]) != tuple(input_shape):
+        adapted_from = tuple(full.x.shape[1:])
         full = TensorSet(adapt_tensor(full.x, tuple(input_shape)), full.y)
     train_idx, val_idx = split_indices(len(full), val_fraction, seed)
     train, val = full.subset(train_idx), full.subset(val_idx)
     mean, std = channel_stats(train.x)
-    return DatasetBundle(key, train, val, tuple(full.x.shape[1:]), list(classes), mean, std, source)
+    return DatasetBundle(key, train, val, tuple(full.x.shape[1:]), list(classes), mean, std, source,
+                         adapted_from=adapted_from)
 
 
 def _generator_shape(key, input_shape, options):
@@ -102,9 +105,13 @@ def _load_files(path, input_shape, val_fraction, seed, source) -> DatasetBundle:
     n = min(STAT_SAMPLES, len(train))
     sample, _ = fetch(train, torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))[:n])
     if len(sample) == 0:
-        raise DatasetError(f"none of the sampled images under {path} could be decoded")
+        files = getattr(train, "dataset", train)
+        raise DatasetError(no_image_decoded(n, path, getattr(files, "first_failure", None), "sampled image(s)"))
     mean, std = channel_stats(sample)
-    return DatasetBundle(path.name, train, val, shape, classes, mean, std, source, skipped)
+    first = getattr(train, "dataset", train).paths[0]
+    own = natural_shape(first) if input_shape else None
+    return DatasetBundle(path.name, train, val, shape, classes, mean, std, source, skipped,
+                         adapted_from=own if own and own != tuple(shape) else None)
 
 
 def adapt(bundle: DatasetBundle, input_shape) -> DatasetBundle:
@@ -117,7 +124,8 @@ def adapt(bundle: DatasetBundle, input_shape) -> DatasetBundle:
         val = TensorSet(adapt_tensor(bundle.val.x, input_shape), bundle.val.y)
         mean, std = channel_stats(train.x)
         return dataclasses.replace(bundle, train=train, val=val, input_shape=input_shape, mean=mean, std=std,
-                                   source={**bundle.source, "input_shape": list(input_shape)})
+                                   source={**bundle.source, "input_shape": list(input_shape)},
+                                   adapted_from=bundle.adapted_from or bundle.input_shape)
     src = bundle.source
     return _load_files(Path(src["name"]).expanduser(), input_shape, src["val_fraction"], src["seed"],
                        {**src, "input_shape": list(input_shape)})

@@ -60,6 +60,7 @@ class DatasetBundle:
     std: list[float] = field(default_factory=list)
     source: dict = field(default_factory=dict)  # how to rebuild it: {"name": ..., "options": {...}}
     skipped: int = 0  # files that failed to decode
+    adapted_from: tuple[int, ...] | None = None  # the samples' own shape when load() resized them to input_shape
 
     @property
     def num_classes(self) -> int:

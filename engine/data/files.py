@@ -2,7 +2,9 @@
 under ``train/`` and ``val/``) or a CSV file of ``path,label`` rows.
 
 Files that cannot be decoded are skipped and counted, never fatal; a folder that does not have
-the expected layout gets an error that says what was found and what was expected.
+the expected layout gets an error that says what was found and what was expected. When no file
+at all can be decoded the error names one of them and the decoder's reason; a CSV that is a
+table of values rather than a list of images says so.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class FileImageSet(torch.utils.data.Dataset):
     def __init__(self, paths: list[Path], labels: list[int], input_shape: tuple[int, int, int]):
         self.paths, self.labels, self.input_shape = list(paths), list(labels), tuple(input_shape)
         self.failed: set[int] = set()
+        self.first_failure: tuple[Path, str] | None = None  # (file, the decoder's reason)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -31,8 +34,10 @@ class FileImageSet(torch.utils.data.Dataset):
     def __getitem__(self, i):
         try:
             return decode(self.paths[i], self.input_shape), self.labels[i]
-        except Exception:  # noqa: BLE001 - any decoder failure means "skip this file"
+        except Exception as e:  # noqa: BLE001 - any decoder failure means "skip this file"
             self.failed.add(i)
+            if self.first_failure is None:
+                self.first_failure = (self.paths[i], failure_reason(e))
             return None
 
 
@@ -51,20 +56,43 @@ def decode(path: Path, input_shape) -> torch.Tensor:
     return x
 
 
-def _readable(path: Path) -> bool:
+def failure_reason(error: BaseException) -> str:
+    """A decoder's exception in words (without repeating the file's path)."""
+    from PIL import UnidentifiedImageError
+    if isinstance(error, FileNotFoundError):
+        return "the file does not exist"
+    if isinstance(error, IsADirectoryError):
+        return "it is a folder, not a file"
+    if isinstance(error, UnidentifiedImageError):
+        return "not an image format Pillow can read (is it really an image?)"
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _unreadable_reason(path: Path) -> str | None:
+    """None if ``path`` is an image Pillow can open, else why not."""
     from PIL import Image
     try:
         with Image.open(path) as img:
             img.verify()  # reads the header and structure without decoding every pixel
-        return True
-    except Exception:  # noqa: BLE001
-        return False
+        return None
+    except Exception as e:  # noqa: BLE001
+        return failure_reason(e)
 
 
 def _natural_shape(paths: list[Path]) -> tuple[int, int, int]:
     from PIL import Image
     with Image.open(paths[0]) as img:
         return (1 if img.mode in ("L", "1", "I", "I;16", "F") else 3, img.height, img.width)
+
+
+def natural_shape(path: Path) -> tuple[int, int, int] | None:
+    """The (C, H, W) an image file has before any resizing; None if it cannot be read."""
+    try:
+        return _natural_shape([path])
+    except Exception:  # noqa: BLE001 - only informative
+        return None
 
 
 def _class_folders(root: Path) -> list[Path]:
@@ -96,8 +124,10 @@ def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
             paths += files
             labels += [label] * len(files)
     if not paths:
+        others = sorted(p for f in folders for p in f.rglob("*") if p.is_file() and not p.name.startswith("."))
+        found = (f" (they hold {len(others)} other file(s), e.g. {others[0].relative_to(root)})" if others else "")
         raise DatasetError(f"the class folders of {root} ({', '.join(f.name for f in folders[:5])}) hold no "
-                           f"images; supported files: {', '.join(sorted(IMAGE_SUFFIXES))}")
+                           f"images{found}; supported files: {', '.join(sorted(IMAGE_SUFFIXES))}")
     if len(classes) < 2:
         raise DatasetError(f"{root} has images for one class only ({classes[0]}); a classifier needs at "
                            "least two class folders")
@@ -118,6 +148,7 @@ def scan_csv(path: Path) -> tuple[list[Path], list[int], list[str]]:
         rows = rows[1:]
     if not rows:
         raise DatasetError(f"the CSV file {path} has no rows; expected lines like  images/001.png,cat")
+    _refuse_tables(path, rows)
     for number, row in enumerate(rows, 1):
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
             raise DatasetError(f"{path}, data row {number}: expected 'path,label', got {','.join(row)!r}")
@@ -131,6 +162,37 @@ def scan_csv(path: Path) -> tuple[list[Path], list[int], list[str]]:
         raise DatasetError(f"{path} names one class only ({ordered[0]}); a classifier needs at least two")
     paths = [(path.parent / r[0].strip()) for r in rows]
     return paths, [index[n] for n in names], ordered
+
+
+CSV_FORMAT = ("a CSV of 'path,label' rows naming image files (paths relative to the CSV's folder, e.g. "
+              "images/001.png,cat)")
+FOLDER_FORMAT = "a folder with one sub-folder of images per class (e.g. DATA/cat/001.png and DATA/dog/001.png)"
+
+
+def _number(cell: str) -> bool:
+    try:
+        float(cell)
+        return True
+    except ValueError:
+        return False
+
+
+def _refuse_tables(path: Path, rows: list[list[str]], look: int = 200) -> None:
+    """A CSV whose first column names no image file is a table of values (features and a label,
+    say), which this program does not train on: say so instead of "no image could be decoded"."""
+    head = rows[:look]
+    if any(Path(r[0].strip()).suffix.lower() in IMAGE_SUFFIXES for r in head):
+        return
+    if any((path.parent / r[0].strip()).is_file() for r in head[:20] if r[0].strip()):
+        return  # image files without a usual suffix: let the decoder judge them
+    cells = [c.strip() for r in head for c in r if c.strip()]
+    numeric = cells and sum(_number(c) for c in cells) >= 0.8 * len(cells)
+    columns = max(len(r) for r in rows)
+    what = f"a table of {'numbers' if numeric else 'values'} ({len(rows)} row(s) of {columns} column(s), " \
+           f"first row {','.join(rows[0])[:60]!r})"
+    raise DatasetError(f"{path} is a CSV file holding {what}, not a list of images. Training reads images: "
+                       f"give {FOLDER_FORMAT}, or {CSV_FORMAT}. Tabular data (one sample per row of values) is "
+                       "not supported; save each sample as an image file to train on it")
 
 
 def image_files(root: str | Path, input_shape=None, verify: bool = True):
@@ -149,14 +211,15 @@ def image_files(root: str | Path, input_shape=None, verify: bool = True):
                                "both need the same class folders")
     else:
         paths, labels, classes = scan_folder(root)
-    skipped = 0
+    skipped, example = 0, None
     if verify:
-        paths, labels, skipped = _drop_unreadable(paths, labels)
+        paths, labels, skipped, example = _drop_unreadable(paths, labels)
         if val_paths is not None:
-            val_paths, val_labels, more = _drop_unreadable(val_paths, val_labels)
+            val_paths, val_labels, more, val_example = _drop_unreadable(val_paths, val_labels)
             skipped += more
+            example = example or val_example
     if not paths:
-        raise DatasetError(f"none of the {skipped} image file(s) under {root} could be decoded")
+        raise DatasetError(no_image_decoded(skipped, root, example))
     shape = tuple(input_shape) if input_shape else _natural_shape(paths)
     if len(shape) != 3:
         raise DatasetError(f"images are 2-D but the design takes input of shape {shape}")
@@ -166,5 +229,27 @@ def image_files(root: str | Path, input_shape=None, verify: bool = True):
 
 
 def _drop_unreadable(paths, labels):
-    keep = [i for i, p in enumerate(paths) if _readable(p)]
-    return [paths[i] for i in keep], [labels[i] for i in keep], len(paths) - len(keep)
+    """(readable paths, their labels, how many were dropped, (first dropped file, reason) or None)."""
+    keep, example = [], None
+    for i, p in enumerate(paths):
+        reason = _unreadable_reason(p)
+        if reason is None:
+            keep.append(i)
+        elif example is None:
+            example = (p, reason)
+    return [paths[i] for i in keep], [labels[i] for i in keep], len(paths) - len(keep), example
+
+
+def no_image_decoded(count, root: Path, example: tuple[Path, str] | None, what: str = "image file(s)") -> str:
+    """The message for a dataset none of whose files decode, naming one of them and why."""
+    text = f"none of the {count} {what} under {root} could be decoded"
+    if example:
+        file, reason = example
+        try:
+            shown = Path(file).relative_to(root if Path(root).is_dir() else Path(root).parent)
+        except ValueError:
+            shown = file
+        text += f"; e.g. {shown}: {reason}"
+        if reason == "the file does not exist" and Path(root).suffix.lower() == ".csv":
+            text += f" (the CSV's paths are read relative to its folder {Path(root).parent})"
+    return text + f". Expected {FOLDER_FORMAT}, or {CSV_FORMAT}"

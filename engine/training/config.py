@@ -4,7 +4,9 @@ with a message naming the key."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+import numbers
+import re
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 from ..errors import EngineError
@@ -70,8 +72,19 @@ class TrainConfig:
     max_feature_channels: int = 32
 
     def __post_init__(self):
+        self._check_types()
         self.betas = tuple(self.betas)
         self.validate()
+
+    def _check_types(self) -> None:
+        """Each value has its default's type (a whole number where one is expected, a list of
+        names for node lists...), so a config file with ``"lr": "fast"`` is refused by name."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            default = f.default if f.default is not MISSING else f.default_factory()
+            problem = _type_problem(value, default, f.name)
+            if problem:
+                raise ConfigError(f"{f.name}: {problem} (got {value!r})")
 
     def validate(self) -> None:
         def need(ok, key, text):
@@ -90,8 +103,16 @@ class TrainConfig:
              else "grad_clip", "not negative")
         need(self.pretrained_lr_multiplier >= 0, "pretrained_lr_multiplier", "not negative")
         need(self.event_rate > 0, "event_rate", "positive")
-        need(self.device == "auto" or self.device == "cpu" or self.device == "mps" or self.device.startswith("cuda"),
+        need(self.device in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(:\d+)?", self.device) is not None,
              "device", "auto, cpu, cuda, cuda:N or mps")
+        for key in ("num_threads", "early_stopping_patience", "overfit_batches", "plateau_patience"):
+            need(getattr(self, key) >= 0, key, "a whole number ≥ 0")
+        for key in ("momentum", "warmup_epochs", "min_lr"):
+            need(getattr(self, key) >= 0, key, "not negative")
+        need(self.step_size >= 1, "step_size", "a whole number ≥ 1")
+        need(self.gamma > 0, "gamma", "positive")
+        need(self.feature_map_interval > 0, "feature_map_interval", "positive")
+        need(-2**63 <= self.seed < 2**64, "seed", "a whole number that fits in 64 bits")
 
     # -- files ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -120,6 +141,13 @@ class TrainConfig:
             raise ConfigError(f"cannot read {path}: {e.strerror or e}") from None
         except json.JSONDecodeError as e:
             raise ConfigError(f"{path} is not valid JSON: {e.msg} at line {e.lineno}") from None
+        except UnicodeDecodeError as e:
+            raise ConfigError(f"{path} is not a text file (byte {e.start} is not UTF-8); a training "
+                              "configuration is a JSON file") from None
+        except RecursionError:
+            raise ConfigError(f"{path}: the JSON is nested too deeply") from None
+        except ValueError as e:  # e.g. an integer of more than 4300 digits
+            raise ConfigError(f"{path}: not a usable JSON value: {str(e)[:120]}") from None
         return cls.from_dict(values)
 
     def to_json(self) -> str:
@@ -127,3 +155,35 @@ class TrainConfig:
 
     def replace(self, **changes) -> "TrainConfig":
         return TrainConfig.from_dict({**self.to_dict(), **changes})
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _type_problem(value, default, name: str) -> str:
+    """What is wrong with ``value``'s type, given the field's default ('' if nothing)."""
+    if isinstance(default, bool):
+        return "" if isinstance(value, bool) else "true or false"
+    if isinstance(default, int):
+        return "" if _is_int(value) else "a whole number"
+    if isinstance(default, float):
+        return "" if _is_number(value) else "a number"
+    if isinstance(default, str):
+        return "" if isinstance(value, str) else "a text string"
+    if isinstance(default, dict):
+        return "" if isinstance(value, dict) else "a JSON object of key: value"
+    if isinstance(default, tuple):  # betas
+        ok = isinstance(value, (list, tuple)) and len(value) == len(default) and all(_is_number(v) for v in value)
+        return "" if ok else f"a list of {len(default)} numbers"
+    if isinstance(default, list):
+        if not isinstance(value, (list, tuple)):
+            return "a list"
+        if name == "milestones":
+            return "" if all(_is_int(v) for v in value) else "a list of whole numbers (epochs)"
+        return "" if all(isinstance(v, str) for v in value) else "a list of node ids (text)"
+    return ""

@@ -9,40 +9,101 @@
     RUN_DIR/weights.safetensors     the final model state_dict, metadata {"design": <design json>}
 
 Checkpoints hold only tensors and plain Python values, so ``torch.load(path,
-weights_only=True)`` reads them without executing anything.
+weights_only=True)`` reads them without executing anything; a file that would need more is
+refused (with :func:`engine.export.weights.read_pt`'s message), never opened the unsafe way.
+
+Every write is atomic (``engine.persistence.atomic_write``): a failed write leaves the previous
+file as it was and raises :class:`RunDirWriteError`, whose message names the file and the cause
+(disk full, not writable, read-only) instead of the writer's own words.
 """
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
+import pickle
+import re
 from pathlib import Path
 
 import torch
 
+from ..errors import EngineError
 from ..persistence import atomic_write, atomic_write_text, dumps
 
 CHECKPOINT_FORMAT = "network-designer-checkpoint"
 METRIC_COLUMNS = ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "val_top5", "lr", "seconds"]
 
 
+class RunDirWriteError(EngineError):
+    """A file of the run folder could not be written; ``path`` is the file, ``cause`` the short
+    reason ("the disk is full", ...), ``details`` the writer's own message (for a bug report)."""
+
+    def __init__(self, message: str, path: Path, cause: str, details: str = ""):
+        super().__init__(message)
+        self.path, self.cause, self.details = Path(path), cause, details
+
+
+def write_failure_cause(error: BaseException) -> str:
+    """What a failed write means, in words: OSError by errno; torch's writer reports a short
+    write (disk full, file system gone or read-only) as a RuntimeError such as
+    ``[enforce fail at inline_container.cc:672] . unexpected pos``."""
+    code = getattr(error, "errno", None)
+    if code in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return "the disk is full"
+    if code in (errno.EACCES, errno.EPERM):
+        return "permission denied (the folder is not writable)"
+    if code == errno.EROFS:
+        return "the file system is read-only"
+    if code == errno.ENOTDIR:
+        return "a file stands where a folder is needed"
+    if code == errno.ENOENT:
+        return "the folder does not exist (was it removed or unmounted?)"
+    if isinstance(error, OSError):
+        return error.strerror or str(error)
+    return "the disk is full (or the folder is not writable)"
+
+
+def _guarded_write(path: Path, what: str, write) -> None:
+    """Run ``write()``; turn the failures of writing a file into RunDirWriteError."""
+    try:
+        write()
+    except RunDirWriteError:
+        raise
+    except Exception as e:  # noqa: BLE001 - OSError, torch's RuntimeError, safetensors' own error type
+        if not isinstance(e, (OSError, RuntimeError)) and type(e).__name__ != "SafetensorError":
+            raise
+        cause = write_failure_cause(e)
+        raise RunDirWriteError(f"could not write the {what} to {path}: {cause}", path, cause,
+                               f"{type(e).__name__}: {e}") from e
+
+
 def prepare(run_dir, design, config, data_description: dict) -> Path:
     run_dir = Path(run_dir)
-    (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
-    atomic_write_text(run_dir / "design.json", dumps(design))
-    atomic_write_text(run_dir / "config.json", config.to_json())
-    atomic_write_text(run_dir / "data.json", json.dumps(data_description, indent=2, ensure_ascii=False) + "\n")
+    try:
+        (run_dir / "checkpoints").mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        if isinstance(e, (FileExistsError, NotADirectoryError)):
+            cause = "a file of that name exists"
+        else:
+            cause = (e.strerror or str(e)) if isinstance(e, FileNotFoundError) else write_failure_cause(e)
+        raise RunDirWriteError(f"cannot create the run folder {run_dir}: {cause}; choose another --out",
+                               run_dir, cause, f"{type(e).__name__}: {e}") from e
+    for name, text in (("design.json", dumps(design)), ("config.json", config.to_json()),
+                       ("data.json", json.dumps(data_description, indent=2, ensure_ascii=False) + "\n")):
+        _guarded_write(run_dir / name, name, lambda name=name, text=text: atomic_write_text(run_dir / name, text))
     return run_dir
 
 
 def write_metrics(run_dir: Path, history: list[dict]) -> None:
-    atomic_write_text(run_dir / "metrics.json", json.dumps(history, indent=2) + "\n")
     out = io.StringIO()
     writer = csv.DictWriter(out, METRIC_COLUMNS, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
     for row in history:
         writer.writerow({k: ("" if row.get(k) is None else row[k]) for k in METRIC_COLUMNS})
-    atomic_write_text(run_dir / "metrics.csv", out.getvalue())
+    _guarded_write(run_dir / "metrics.json", "metrics",
+                   lambda: atomic_write_text(run_dir / "metrics.json", json.dumps(history, indent=2) + "\n"))
+    _guarded_write(run_dir / "metrics.csv", "metrics", lambda: atomic_write_text(run_dir / "metrics.csv", out.getvalue()))
 
 
 def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -51,31 +112,85 @@ def cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(path: Path, checkpoint: dict) -> None:
-    atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
+    """Atomic ``torch.save``; raises RunDirWriteError (the previous file is kept) if it fails."""
+    _guarded_write(path, "checkpoint", lambda: atomic_write(path, lambda tmp: torch.save(checkpoint, tmp)))
 
 
 def load_checkpoint(path) -> dict:
-    """Read a checkpoint safely (no code execution); raises ValueError if it is not one of ours."""
+    """Read a checkpoint safely (no code execution); raises ValueError if it is not one of ours.
+    A pickle that would need arbitrary unpickling gets read_pt's refusal (never torch's advice
+    to load it with ``weights_only=False``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no checkpoint at {path}" + (" (it is a folder; give RUN_DIR/checkpoints/last.pt)"
+                                                        if path.is_dir() else ""))
+    if path.suffix == ".safetensors":
+        raise ValueError(f"{path} holds weights only, not a checkpoint (weights plus optimizer state): resume from "
+                         f"RUN_DIR/checkpoints/last.pt, or start a new run with --init-weights {path}")
     try:
-        checkpoint = torch.load(Path(path), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise ValueError(f"no checkpoint at {path}") from None
-    except Exception as e:  # noqa: BLE001 - unpickling errors have many types
-        raise ValueError(f"{path} is not a readable checkpoint: {e}") from None
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise ValueError(_refusal(path)) from None
+    except Exception as e:  # noqa: BLE001 - unreadable files fail in many ways
+        raise ValueError(without_unsafe_advice(f"{path} is not a readable checkpoint: {_unreadable(path, e)}")) \
+            from None
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{path} is not a Network Designer checkpoint")
+        raise ValueError(f"{path} is not a Network Designer checkpoint (it was not written by `train`; to start "
+                         "from its weights use --init-weights)")
     return checkpoint
+
+
+def _refusal(path: Path) -> str:
+    """read_pt's explanation of why ``path`` is not loaded (the one place that words it)."""
+    from ..export.weights import WeightsFileError, read_pt
+    try:
+        read_pt(path)  # weights_only=True again: it raises with the refusal, never runs anything
+    except WeightsFileError as e:
+        return without_unsafe_advice(str(e))
+    return f"{path} is not a readable checkpoint"
+
+
+def _unreadable(path: Path, error: BaseException) -> str:
+    """Why torch.load failed, in words: a file torch.save did not write, or the error's first line."""
+    import zipfile
+    if not zipfile.is_zipfile(path):
+        return "it is not a file written by torch.save (or it is truncated, or in torch's legacy format)"
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def write_weights(path: Path, state: dict[str, torch.Tensor], design_json: str) -> None:
     from safetensors.torch import save_file
-    atomic_write(path, lambda tmp: save_file(state, tmp, metadata={"design": design_json}))
+    _guarded_write(path, "weights", lambda: atomic_write(
+        path, lambda tmp: save_file(state, tmp, metadata={"design": design_json})))
 
 
 def load_weights(path) -> dict[str, torch.Tensor]:
-    """A state_dict from ``weights.safetensors`` or from a checkpoint's ``model``."""
+    """A state_dict from a ``.safetensors`` file, a checkpoint's ``model`` or a ``.pt``
+    state_dict, read by :func:`engine.export.weights.read_weights` (never running code from the
+    file); raises ValueError with its reason."""
+    from ..export.weights import WeightsFileError, read_weights
     path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        return load_file(str(path))
-    return load_checkpoint(path)["model"]
+    if not path.is_file():
+        raise ValueError(f"no weights file at {path}" + (" (it is a folder; give a .safetensors or .pt file in "
+                                                          "it)" if path.is_dir() else ""))
+    try:
+        return read_weights(path)[0]
+    except WeightsFileError as e:
+        raise ValueError(without_unsafe_advice(str(e))) from None
+    except Exception as e:  # noqa: BLE001 - e.g. torch's weights-only reader raises KeyError on a non-pickle
+        raise ValueError(without_unsafe_advice(f"{path} is not a readable weights file: {_unreadable(path, e)}")) \
+            from None
+
+
+_UNSAFE_ADVICE = re.compile(r"weights_only`?\s*(=|set to)\s*`?False", re.IGNORECASE)
+
+
+def without_unsafe_advice(text: str) -> str:
+    """``text`` without any sentence advising ``weights_only=False`` (torch's own errors suggest
+    it; following that advice runs whatever code the file contains)."""
+    if not _UNSAFE_ADVICE.search(text):
+        return text
+    kept = [s for s in re.split(r"(?<=[.!?])\s+", text)
+            if not _UNSAFE_ADVICE.search(s) and "trusted source" not in s]
+    return " ".join(kept).strip() or "the file is not plain weights and was refused"

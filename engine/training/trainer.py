@@ -86,6 +86,9 @@ class Trainer:
                                     f"{max(1, bs // 2)} (or a smaller input or model)", "out_of_memory",
                                     f"batch_size={bs}"))
             reason = "error"
+        except rundir.RunDirWriteError as e:
+            self._emit(self._write_failed(e))
+            reason = "error"
         except (ConfigError, datasets.DatasetError) as e:
             self._emit(events.Error(str(e), "config" if isinstance(e, ConfigError) else "data"))
             reason = "error"
@@ -103,6 +106,18 @@ class Trainer:
             self.on_event(event)
         except Exception:  # noqa: BLE001 - a broken listener must not kill training
             traceback.print_exc()
+
+    def _write_failed(self, e) -> events.Error:
+        """A file of the run folder could not be written (disk full, not writable): the run ends;
+        atomic saves keep the previous checkpoint, and the message says which one to resume from."""
+        if self.run_dir is None or e.path == self.run_dir:  # the folder itself could not be made
+            return events.Error(str(e), "run_dir", e.details)
+        last = self.run_dir / "checkpoints" / "last.pt"
+        if last.is_file():
+            kept = f"the last good checkpoint {last} is kept; free space or choose another --out, then resume from it"
+        else:
+            kept = "no checkpoint was written yet; free space or choose another --out and start again"
+        return events.Error(f"{e}; {kept}", "write_failed", e.details)
 
     def _warn(self, message: str, code: str = "") -> None:
         self._emit(events.Warning(message, code))
@@ -192,6 +207,11 @@ class Trainer:
         bundle = self.dataset
         if bundle is None:
             bundle = datasets.load(c.dataset, want if c.resize else None, c.val_fraction, c.seed, c.dataset_options)
+            if bundle.adapted_from and tuple(bundle.adapted_from) != tuple(bundle.input_shape):
+                what = ("samples are" if isinstance(bundle.train, datasets.TensorSet)
+                        else "images are (the first one, at least)")
+                self._warn(f"the {what} {_fmt(bundle.adapted_from)}; resized to the design's input "
+                           f"{_fmt(bundle.input_shape)}", "resized")
         for problem in datasets.check(bundle, self.design):
             if problem.code == "input_shape" and c.resize:
                 bundle = datasets.adapt(bundle, want)
@@ -262,14 +282,29 @@ class Trainer:
             ck = rundir.load_checkpoint(self.config.resume)
         except ValueError as e:
             raise ConfigError(f"resume: {e}") from None
+        path = self.config.resume
+        trained = ck.get("config") if isinstance(ck.get("config"), dict) else {}
+        keep_weights = f"or start a new run with --init-weights {path} to keep only the weights"
+        was = trained.get("optimizer")
+        if was and was != self.config.optimizer:
+            raise ConfigError(f"resume: the checkpoint was trained with {was}; resume with --optimizer {was}, "
+                              f"{keep_weights}")
         try:
             model.load_state_dict(ck["model"])
         except RuntimeError as e:
             raise ConfigError(f"resume: the checkpoint does not fit this design ({e})") from None
-        optimizer.load_state_dict(ck["optimizer"])
-        schedule.load_state_dict(ck["scheduler"])
-        if ck.get("scaler"):
-            scaler.load_state_dict(ck["scaler"])
+        try:
+            optimizer.load_state_dict(ck["optimizer"])
+            schedule.load_state_dict(ck["scheduler"])
+            if ck.get("scaler"):
+                scaler.load_state_dict(ck["scaler"])
+        except (KeyError, ValueError, TypeError, RuntimeError) as e:
+            differs = [k for k in ("freeze_nodes", "init_weights", "pretrained_lr_multiplier")
+                       if k in trained and trained[k] != getattr(self.config, k)]
+            hint = f" (these settings differ from the run's: {', '.join(differs)})" if differs else ""
+            raise ConfigError(f"resume: the optimizer state in the checkpoint does not fit this run's optimizer"
+                              f"{hint}: {type(e).__name__}: {e}; resume with the options the run was started "
+                              f"with, {keep_weights}") from None
         self.history = list(ck["history"])
         self.best = dict(ck["best"])
         self.epochs_done = ck["epoch"]
@@ -424,6 +459,10 @@ class _RunContext:
         self.sample, self.num_outputs, self.autocast, self.steps_per_epoch = sample, num_outputs, autocast, steps_per_epoch
         self.step = self.session_start_step = 0
         self.augmenting = augment.active
+
+
+def _fmt(shape) -> str:
+    return "×".join(str(s) for s in shape)
 
 
 def _seed_everything(seed: int, deterministic: bool) -> None:
