@@ -1,10 +1,9 @@
 """Activations: element-wise functions (shape unchanged) plus Softmax, Maxout and the step unit."""
 from __future__ import annotations
 
-from torch import nn
 
+from .lazy import modules, nn
 from .base import BlockSpec, Inference, Param, ShapeProblem
-from .modules import Maxout, Step
 
 HINT = "Use ReLU by default; try Leaky ReLU / ELU / Maxout; avoid sigmoid in hidden layers."
 
@@ -55,13 +54,13 @@ def blocks():
         BlockSpec("maxout", "Maxout", "Activation", "max over k affine pieces: channels C → C/k",
                   (Param("pieces", "int", 2, "k: consecutive channels per max (the previous layer "
                          "provides the k affine pieces)", min=2, max=64),),
-                  maxout_infer, lambda p, ins: Maxout(p["pieces"]), doc=HINT),
+                  maxout_infer, lambda p, ins: modules.Maxout(p["pieces"]), doc=HINT),
         BlockSpec("softmax", "Softmax", "Activation", "e^{z_j} / Σ_k e^{z_k} over channels", (),
                   softmax_infer, lambda p, ins: nn.Softmax(dim=1),
                   doc="Turns scores into probabilities. Leave it out before a cross-entropy loss."),
         BlockSpec("step", "Threshold (step)", "Activation", "1 if x ≥ threshold else 0",
                   (Param("threshold", "float", 0.0, "b in wᵀx ≥ b", min=-1e6, max=1e6),),
-                  elementwise, lambda p, ins: Step(p["threshold"]), trainable=False,
+                  elementwise, lambda p, ins: modules.Step(p["threshold"]), trainable=False,
                   doc="The perceptron's unit, for teaching. Its gradient is zero: it cannot be trained "
                       "by backpropagation."),
     ]

@@ -1,12 +1,11 @@
 """Convolution family: Conv1d/2d/3d (dilated, grouped, 1×1), transposed, separable, space-to-depth."""
 from __future__ import annotations
 
-from torch import nn
 
+from .lazy import modules, nn
 from .base import BlockSpec, Inference, Param, ShapeProblem, fmt_shape
 from .common import (axes, check_divisible, expect_rank, p_channels, p_dilation, p_kernel,
                      p_padding, p_stride, prod, spatial_out)
-from .modules import SeparableConv
 
 CONV_FORMULA = ("out = ⌊(in + 2p − d·(k−1) − 1) / s⌋ + 1; params = k·k·C_in/g·K + K; "
                 "MACs = out_h·out_w·K·k·k·C_in/g")
@@ -55,9 +54,10 @@ def conv_infer(nd: int):
 
 
 def conv_build(nd: int):
-    cls = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[nd]
+    name = f"Conv{nd}d"
 
     def build(p, ins):
+        cls = getattr(nn, name)
         pad = p["padding"] if isinstance(p["padding"], str) else axes(p["padding"], nd)
         return cls(ins[0][0], p["out_channels"], axes(p["kernel"], nd), axes(p["stride"], nd), pad,
                    axes(p["dilation"], nd), p["groups"], p["bias"])
@@ -104,10 +104,10 @@ def convT_infer(nd: int):
 
 
 def convT_build(nd: int):
-    cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d, 3: nn.ConvTranspose3d}[nd]
+    name = f"ConvTranspose{nd}d"
 
     def build(p, ins):
-        return cls(ins[0][0], p["out_channels"], axes(p["kernel"], nd), axes(p["stride"], nd),
+        return getattr(nn, name)(ins[0][0], p["out_channels"], axes(p["kernel"], nd), axes(p["stride"], nd),
                    axes(p["padding"], nd), axes(p["output_padding"], nd), p["groups"], p["bias"],
                    axes(p["dilation"], nd))
 
@@ -138,7 +138,7 @@ def separable_infer(p, ins):
 
 
 def separable_build(p, ins):
-    return SeparableConv(ins[0][0], p["out_channels"], axes(p["kernel"], 2), axes(p["stride"], 2),
+    return modules.SeparableConv(ins[0][0], p["out_channels"], axes(p["kernel"], 2), axes(p["stride"], 2),
                          p["padding"] if isinstance(p["padding"], str) else axes(p["padding"], 2),
                          axes(p["dilation"], 2), p["depth_multiplier"], p["bias"])
 

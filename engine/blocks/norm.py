@@ -1,8 +1,8 @@
 """Normalisation and regularisation: batch/group/layer/instance norm, LRN, dropout."""
 from __future__ import annotations
 
-from torch import nn
 
+from .lazy import nn
 from .base import BlockSpec, Inference, Param, ShapeProblem, fmt_shape
 from .common import check_divisible, expect_rank, prod
 

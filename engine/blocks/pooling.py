@@ -1,11 +1,10 @@
 """Pooling family: max, average, L2 (power-average), global and adaptive pooling."""
 from __future__ import annotations
 
-from torch import nn
 
+from .lazy import modules, nn
 from .base import GLOBAL_RF, BlockSpec, Inference, Param, ShapeProblem
 from .common import axes, expect_rank, p_kernel, p_stride, spatial_out
-from .modules import GlobalPool
 
 POOL_FORMULA = "out = ⌊(in + 2p − k) / s⌋ + 1 (⌈⌉ with ceil mode); no parameters"
 
@@ -107,8 +106,8 @@ def blocks():
             doc="Square root of the sum of squares over each window (not the mean: that would be RMS)."))
     out.append(BlockSpec("global_avgpool", "Global average pool", "Pooling",
                          "C×H×W → C: mean over every spatial position", (), global_infer("Global average pool"),
-                         lambda p, ins: GlobalPool("avg"), doc="GoogLeNet's replacement for big FC layers."))
+                         lambda p, ins: modules.GlobalPool("avg"), doc="GoogLeNet's replacement for big FC layers."))
     out.append(BlockSpec("global_maxpool", "Global max pool", "Pooling",
                          "C×H×W → C: max over every spatial position", (), global_infer("Global max pool"),
-                         lambda p, ins: GlobalPool("max")))
+                         lambda p, ins: modules.GlobalPool("max")))
     return out

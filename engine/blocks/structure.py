@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import math
 
-from torch import nn
 
+from .lazy import modules, nn
 from .base import MAX_FEATURES, BlockSpec, Inference, Param, Port, ShapeProblem, Warn, fmt_shape
 from .common import p_shape_default, prod
-from .modules import Add, ClassifierOutput, Concat
 
 
 class Flattened(tuple):
@@ -111,7 +110,7 @@ def blocks():
         BlockSpec("output", "Output", "Structure", "the network's prediction (logits, or probabilities)",
                   (Param("softmax", "bool", False, "apply softmax at inference (training always sees "
                          "logits, as cross-entropy expects)"),),
-                  output_infer, lambda p, ins: ClassifierOutput(p["softmax"]), outputs=(),
+                  output_infer, lambda p, ins: modules.ClassifierOutput(p["softmax"]), outputs=(),
                   doc="Its size should equal the number of classes."),
         BlockSpec("linear", "Linear", "Structure", "y = Wx + b; params = in·out + out",
                   (Param("out_features", "int", 10, "number of outputs", min=1, max=MAX_FEATURES),
@@ -122,10 +121,10 @@ def blocks():
         BlockSpec("flatten", "Flatten", "Structure", "C×H×W → C·H·W", (), flatten_infer,
                   lambda p, ins: nn.Flatten(), doc="Between the feature extractor and the classifier."),
         BlockSpec("concat", "Concatenate", "Structure", "stack inputs along channels: C = Σ C_i", (),
-                  concat_infer, lambda p, ins: Concat(1), inputs=(Port("in", multi=True),),
+                  concat_infer, lambda p, ins: modules.Concat(1), inputs=(Port("in", multi=True),),
                   doc="Depth concatenation (inception). Inputs in the order they were connected."),
         BlockSpec("add", "Add", "Structure", "element-wise sum; every input has the same shape", (),
-                  add_infer, lambda p, ins: Add(), inputs=(Port("in", multi=True),),
+                  add_infer, lambda p, ins: modules.Add(), inputs=(Port("in", multi=True),),
                   doc="The residual sum: branch + shortcut."),
         BlockSpec("identity", "Identity", "Structure", "y = x", (), output_infer, lambda p, ins: nn.Identity()),
     ]

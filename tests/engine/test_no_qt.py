@@ -51,3 +51,33 @@ def test_no_engine_module_names_qt():
                  if any(q in p.read_text(encoding="utf-8") for q in ("import PySide6", "from PySide6",
                                                                     "import pyqtgraph", "from pyqtgraph"))]
     assert offenders == []
+
+
+NO_TORCH = r"""
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "torchvision", "numpy"):
+            raise ImportError(f"torch may not be imported here ({name})")
+        return None
+
+sys.meta_path.insert(0, NoTorch())
+import engine, engine.analysis, engine.blocks, engine.persistence, engine.templates, engine.user_blocks
+import engine.summary, engine.names
+from engine import analyze, templates
+for name in ("lenet5", "resnet50", "googlenet"):
+    report = analyze(templates.build(name))
+    assert report.valid and report.total_params > 0, name
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision"))
+assert not leaked, leaked
+print("ok")
+"""
+
+
+def test_catalog_analysis_and_templates_need_no_torch():
+    """The app's first window shows before torch is imported: the catalog, the analysis and
+    the templates are arithmetic, and builders import torch only when they build."""
+    result = subprocess.run([sys.executable, "-c", NO_TORCH], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
