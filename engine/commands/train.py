@@ -6,10 +6,10 @@ batch, keeps a checkpoint and prints the command that resumes the run; a second 
 at once. Options given on the command line override the config file. Every failure is one
 line saying what happened and what to do, never a traceback.
 
-Exit codes: 0 finished (completed or early stopping), 1 the run failed (diverged, the dataset
-cannot be used, a checkpoint could not be written: the last good one is kept and the resume
-command printed), 2 bad input (unreadable design or configuration, a bad option value or
-device, a checkpoint or weights file that cannot be used), 130 interrupted with Ctrl-C (the
+Exit codes: 0 finished (completed or early stopping), 1 the run failed (diverged, a checkpoint
+could not be written: the last good one is kept and the resume command printed), 2 bad input
+(unreadable design or configuration, a bad option value or device, a dataset that cannot be
+used, a checkpoint or weights file that cannot be used), 130 interrupted with Ctrl-C (the
 resume command is printed).
 """
 from __future__ import annotations
@@ -64,7 +64,7 @@ def add_parser(sub) -> None:
 
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a Ctrl-C
-BAD_INPUT_ERRORS = ("config", "run_dir")  # trainer Error codes that mean the command's input is wrong
+BAD_INPUT_ERRORS = ("config", "run_dir", "data")  # trainer Error codes that mean the command's input is wrong
 
 
 def run(args) -> int:

@@ -40,7 +40,7 @@ def test_train_command_exit_codes(tmp_path, capsys):
     assert main(["train", str(design_file(tmp_path)), "--optimizer", "lbfgs"]) == 2
     code = main(["train", str(design_file(tmp_path)), "--dataset", str(tmp_path / "no-such-folder"),
                  "--out", str(tmp_path / "r")])
-    assert code == 1 and "does not exist" in capsys.readouterr().err
+    assert code == 2 and "does not exist" in capsys.readouterr().err  # a dataset that cannot be used: bad input
 
 
 def test_ctrl_c_stops_once_then_aborts():
