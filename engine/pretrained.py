@@ -64,14 +64,13 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
         return dict(source.state_dict())
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
-        try:
-            if path.suffix == ".safetensors":
-                from safetensors.torch import load_file
-                data = load_file(str(path))
-            else:
+        if path.suffix == ".safetensors":
+            data = _read_safetensors(path)
+        else:
+            try:
                 data = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as e:
-            raise WeightsError(f"cannot read weights from {path}: {e}") from e
+            except (OSError, RuntimeError, ValueError, pickle.UnpicklingError) as e:
+                raise WeightsError(f"cannot read weights from {path}: {e}") from e
     else:
         data = source
     if not isinstance(data, Mapping):
@@ -83,6 +82,25 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
     if data and all(k.startswith("module.") for k in data):
         data = {k[len("module."):]: v for k, v in data.items()}
     return {k: v for k, v in data.items() if isinstance(v, torch.Tensor)}
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    """The header is checked completely first (engine.safetensors_header); every failure,
+    the loader's included, is a WeightsError with a one-line reason."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    from .safetensors_header import SafetensorsHeaderError, check_safetensors_file
+    try:
+        check_safetensors_file(path)
+    except SafetensorsHeaderError as e:
+        raise WeightsError(f"cannot read weights: {e}") from None
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError, KeyError, OverflowError,
+            MemoryError) as e:
+        reason = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise WeightsError(f"cannot read weights from {path.name}: {reason}") from None
 
 
 def _chain_after(design: Design, start: str) -> list[str]:

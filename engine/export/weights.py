@@ -8,9 +8,7 @@ that would import and call functions) is refused, never opened the unsafe way.
 from __future__ import annotations
 
 import io
-import json
 import pickle
-import struct
 from pathlib import Path
 
 import torch
@@ -18,6 +16,7 @@ import torch
 from ..errors import DesignFileError, EngineError
 from ..graph import Design
 from ..persistence import atomic_write_bytes, dumps, load, loads
+from ..safetensors_header import SafetensorsHeaderError, check_safetensors_file
 
 METADATA_FORMAT = "network-designer-weights"
 WEIGHT_NAMES = ("weights.safetensors", "checkpoints/best.pt", "checkpoints/last.pt", "weights.pt")
@@ -45,31 +44,13 @@ def save_pt(state_dict: dict, path) -> Path:
     return Path(path)
 
 
-def _check_safetensors_layout(path: Path) -> dict:
-    """Read the header ourselves first, so a cut-off or foreign file gets a precise message."""
-    size = path.stat().st_size
-    with path.open("rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise WeightsFileError(f"{path.name} is {size} bytes: too short to be a safetensors file "
-                                   "(it is empty or was cut off while copying)")
-        (header_len,) = struct.unpack("<Q", head)
-        if header_len > min(size - 8, 100_000_000):
-            raise WeightsFileError(f"{path.name} is truncated or not a safetensors file: its header claims "
-                                   f"{header_len:,} bytes but the file has {size - 8:,} after the length field")
-        try:
-            header = json.loads(f.read(header_len))
-        except (ValueError, UnicodeDecodeError):
-            raise WeightsFileError(f"{path.name} is not a safetensors file (its header is not JSON)") from None
-    if not isinstance(header, dict):
-        raise WeightsFileError(f"{path.name} is not a safetensors file (unexpected header)")
-    end = max((v["data_offsets"][1] for k, v in header.items()
-               if k != "__metadata__" and isinstance(v, dict) and "data_offsets" in v), default=0)
-    have = size - 8 - header_len
-    if have < end:
-        raise WeightsFileError(f"{path.name} is truncated: its header describes {end:,} bytes of tensor data "
-                               f"but only {have:,} are present; copy or export the file again")
-    return header.get("__metadata__") or {}
+def check_safetensors_header(path) -> dict:
+    """Check the whole header of a safetensors file (see :mod:`engine.safetensors_header`) before
+    anything else reads it; ``__metadata__`` (``{}`` if absent). Raises WeightsFileError."""
+    try:
+        return check_safetensors_file(path).metadata
+    except SafetensorsHeaderError as e:
+        raise WeightsFileError(str(e)) from None
 
 
 def read_safetensors(path) -> tuple[dict, dict]:
@@ -77,13 +58,15 @@ def read_safetensors(path) -> tuple[dict, dict]:
     path = Path(path)
     if not path.is_file():
         raise WeightsFileError(f"{path} does not exist")
-    metadata = _check_safetensors_layout(path)
+    metadata = check_safetensors_header(path)
     from safetensors import SafetensorError
     from safetensors.torch import load_file
     try:
         return load_file(str(path)), metadata
-    except (SafetensorError, OSError, ValueError) as e:
-        raise WeightsFileError(f"{path.name} is not a readable safetensors file: {e}") from None
+    except (SafetensorError, OSError, ValueError, RuntimeError, TypeError, KeyError, OverflowError,
+            MemoryError) as e:
+        reason = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+        raise WeightsFileError(f"{path.name} is not a readable safetensors file: {reason}") from None
 
 
 def read_pt(path) -> dict:
