@@ -293,7 +293,8 @@ class Document(QObject):
         self.replace_design(Design("Untitled"))
 
     def open(self, path: str) -> None:
-        """Raises DesignFileError (the document is unchanged then)."""
+        """Raises DesignFileError (the document is unchanged then). Reads on the calling thread:
+        the window opens files with FileActions.open_path, which reads them in the background."""
         self.replace_design(persistence.load(path), str(Path(path).resolve()))
 
     def save(self, path: str | None = None) -> None:

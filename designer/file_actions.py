@@ -1,25 +1,26 @@
 """What the File menu does: new, open, save, recent files, templates, autosave and recovery,
-and the question before losing unsaved changes."""
+and the question before losing unsaved changes. Files open off the UI thread (file_loading)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.errors import DesignFileError
-
 from .canvas.layout import layered_layout
+from .file_loading import SHOW_AFTER_MS, DesignLoader, LoadRequest
 from .files import Autosave, RecentFiles, pending_recovery
 
 
 class FileActions(QObject):
     recent_changed = Signal()
+    replacing = Signal(str, int)  # file name, blocks: a loaded design is about to replace the document
 
     def __init__(self, window, document, settings, prompts, recovery_path: Path, autosave_ms: int):
         super().__init__(window)
         self.window, self.document, self.prompts = window, document, prompts
         self.recent = RecentFiles(settings)
         self.autosave = Autosave(document, recovery_path, autosave_ms, self)
+        self.loader = DesignLoader(self)
         document.undo_stack.cleanChanged.connect(self._on_clean_changed)
 
     # -- questions -------------------------------------------------------------------------
@@ -36,6 +37,7 @@ class FileActions(QObject):
     def new(self) -> bool:
         if not self.maybe_discard():
             return False
+        self.loader.cancel()  # the latest request wins over a file still loading
         self.document.new()
         self.autosave.discard()
         return True
@@ -51,19 +53,39 @@ class FileActions(QObject):
         return self.open_path(path)
 
     def open_path(self, path: str) -> bool:
-        """Open without asking about the current document; a corrupt file opens nothing."""
-        try:
-            self.document.open(path)
-        except DesignFileError as e:
-            self.prompts.error(self.window, "Cannot open the design", f"{Path(path).name}: {e}")
-            if not Path(path).exists():
-                self.recent.remove(path)
-                self.recent_changed.emit()
-            return False
-        self.recent.add(self.document.path)
+        """Open without asking about the current document. The file is read and parsed in a
+        background thread; the current design stays until the new one is ready, and a corrupt
+        file opens nothing (a message says why). A small file is open when this returns: it
+        waits up to SHOW_AFTER_MS for the result, repainting but holding the user's input
+        back. A bigger one goes on loading with the status bar's indicator, the window usable;
+        another open, New or a template in the meantime wins over it.
+        True when the file opened or is still loading, False when it could not be opened."""
+        request = self.loader.load(path, self.document.design.version, self._on_loaded, self._on_load_failed)
+        self.loader.wait(request, SHOW_AFTER_MS)
+        return request.state in ("loading", "opened")
+
+    def is_loading(self) -> bool:
+        return self.loader.is_loading()
+
+    def _on_loaded(self, request: LoadRequest, design, path: str) -> None:
+        """On the UI thread, once the worker has parsed the file."""
+        if self.document.design.version != request.version and not self.maybe_discard():
+            request.state = "cancelled"  # edited while it loaded, and the user keeps the edits
+            return
+        # The copy into the document and the canvas rebuild run here, on the UI thread.
+        self.replacing.emit(request.name, len(design.nodes))
+        self.document.replace_design(design, path)
+        request.state = "opened"
+        self.recent.add(path)
         self.recent_changed.emit()
         self.autosave.discard()
-        return True
+
+    def _on_load_failed(self, request: LoadRequest, message: str) -> None:
+        request.state = "failed"
+        self.prompts.error(self.window, "Cannot open the design", f"{request.name}: {message}")
+        if not Path(request.path).exists():
+            self.recent.remove(request.path)
+            self.recent_changed.emit()
 
     def save(self) -> bool:
         if self.document.path is None:
@@ -102,6 +124,7 @@ class FileActions(QObject):
             self.prompts.error(self.window, "Cannot build the template", str(e))
             return False
         lay_out(design)
+        self.loader.cancel()
         self.document.replace_design(design)
         self.autosave.discard()
         return True
@@ -117,6 +140,7 @@ class FileActions(QObject):
         if not self.prompts.ask_restore(self.window, description):
             self.autosave.discard()
             return False
+        self.loader.cancel()
         self.document.replace_design(design, original)
         # Restored work is unsaved work: mark it modified so closing asks and Save writes it.
         self.document.undo_stack.resetClean()
@@ -127,7 +151,8 @@ class FileActions(QObject):
             self.autosave.discard()
 
     def shutdown(self) -> None:
-        """A normal close: no recovery file is left behind."""
+        """A normal close: no recovery file is left behind, no file is still being read."""
+        self.loader.shutdown()
         self.autosave.stop()
         self.autosave.discard()
 

@@ -22,6 +22,7 @@ from .document import Document
 from .edit_actions import EditActions
 from .export_dialog import install_export_actions
 from .file_actions import FileActions
+from .file_loading import FileDrops, LoadingIndicator
 from .files import AUTOSAVE_MS, default_recovery_path
 from .inspector import InspectorPanel
 from .palette import PalettePanel
@@ -162,6 +163,10 @@ class MainWindow(QMainWindow):
         self.batch_spin.setValue(int(self.settings.value("batch", 32)))
         self.batch_spin.setPrefix("batch ")
         self.batch_spin.setToolTip("batch size for the activation memory figure")
+        # Shown while a big file loads (designer/file_loading); permanent widgets stay visible
+        # when a status message is shown.
+        self.loading_indicator = LoadingIndicator(self.files.loader)
+        self.statusBar().addPermanentWidget(self.loading_indicator)
         self.statusBar().addPermanentWidget(self.totals_label)
         self.statusBar().addPermanentWidget(self.batch_spin)
         self.summary.set_batch(self.batch_spin.value())
@@ -179,6 +184,12 @@ class MainWindow(QMainWindow):
         self.scene.node_activated.connect(self.edits.on_node_activated)
         self.diagnostics.node_chosen.connect(self.focus_node)
         self.files.recent_changed.connect(self._fill_recent_menu)
+        self.files.replacing.connect(self.loading_indicator.show_building)
+        # A file dragged from the file manager onto the window or the canvas opens like File ▸ Open.
+        self.file_drops = FileDrops(self.files.open, self)
+        self.setAcceptDrops(True)
+        self.installEventFilter(self.file_drops)
+        self.view.viewport().installEventFilter(self.file_drops)
         self._fill_recent_menu()
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(self._on_system_scheme)
