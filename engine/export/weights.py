@@ -90,8 +90,10 @@ def read_pt(path) -> dict:
             "unpickling, which can run any code the file contains (torch.load was called with "
             f"weights_only=True and stopped{': ' + detail if detail else ''}). Export weights as "
             "safetensors or as a state_dict of tensors; only load pickles you created yourself.") from None
-    except (RuntimeError, EOFError, OSError, ValueError, AttributeError) as e:
-        raise WeightsFileError(f"{path.name} is not a readable PyTorch weights file: {e}") from None
+    except Exception as e:  # noqa: BLE001 — the unpickler fails on junk in many ways (KeyError, IndexError, ...)
+        detail = str(e).splitlines()[0][:200] if str(e) else ""
+        raise WeightsFileError(f"{path.name} is not a readable PyTorch weights file "
+                               f"({type(e).__name__}{': ' + detail if detail else ''})") from None
     if isinstance(data, dict):
         for key in ("model", "state_dict"):
             if isinstance(data.get(key), dict):

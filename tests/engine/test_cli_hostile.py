@@ -69,6 +69,7 @@ def make_hostile(folder, marker) -> dict:
         "utf16": '{"format": "network-designer"}'.encode("utf-16"),
         "deep-json": b"[" * 100_000 + b"]" * 100_000,
         "json-list": b"[1, 2, 3]",
+        "text.pt": b"hello world, not a pickle\n",
         "huge-int": b'{"format": "network-designer", "version": ' + b"9" * 5000 + b"}",
         "lone-surrogate": b'{"format": "network-designer", "version": 1, "design": {"name": "\\ud800"}}',
         "self-referencing-blocks.json": self_referencing_design().encode(),
@@ -128,7 +129,7 @@ def commands(w, h, out):
     }
 
 
-HOSTILE_NAMES = ["empty", "binary", "nul-text", "utf16", "deep-json", "json-list", "huge-int", "lone-surrogate",
+HOSTILE_NAMES = ["empty", "binary", "text.pt", "nul-text", "utf16", "deep-json", "json-list", "huge-int", "lone-surrogate",
                  "self-referencing-blocks.json", "offsets-empty.safetensors", "offsets-null.safetensors",
                  "offsets-text.safetensors", "nested.safetensors", "long-header.safetensors", "evil.pt",
                  "missing", "folder"]

@@ -141,7 +141,7 @@ def test_a_tabular_csv_is_named_as_a_table_with_the_supported_layouts(tmp_path, 
     assert "not supported" in message and "could be decoded" not in message
     code = train(design_file(tmp_path), "--dataset", table, "--epochs", "1", "--out", tmp_path / "r", *FAST)
     err = capsys.readouterr().err
-    assert code == 1 and len(lines(err)) == 1 and "table of numbers" in err
+    assert code == 2 and len(lines(err)) == 1 and "table of numbers" in err
 
 
 def test_files_that_are_not_images_are_named_with_the_decoders_reason(tmp_path):
@@ -320,7 +320,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, case):
 def test_a_missing_dataset_folder_is_one_line(tmp_path, capsys):
     code = train(design_file(tmp_path), "--dataset", tmp_path / "no-such-folder", "--out", tmp_path / "r", *FAST)
     err = capsys.readouterr().err
-    assert code == 1 and lines(err) == [f"error: the dataset folder or file {tmp_path / 'no-such-folder'} "
+    assert code == 2 and lines(err) == [f"error: the dataset folder or file {tmp_path / 'no-such-folder'} "
                                         "does not exist"]
 
 
