@@ -1,37 +1,108 @@
 """The problems list: every error and warning of the engine's report, with its fix; choosing
-one selects the guilty node on the canvas."""
+one selects the guilty node on the canvas. With nothing to say it is one line, and an empty
+design gets a hint on how to begin, not the engine's "no Input" error."""
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QStyle, QToolButton, QVBoxLayout,
+                               QWidget)
 
 from .icons import severity_icon
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
+EMPTY_HINT = "Drag an Input block from the palette, or pick a template"
+NO_PROBLEMS = "✔ No problems: every shape fits."
+
+
+def is_empty(design) -> bool:
+    """Nothing to check yet: the engine still reports 'no Input', the designer shows a hint."""
+    return not design.nodes
+
+
+def problem_counts(design, report) -> tuple[int, int]:
+    """(errors, warnings) as the user should see them: none for an empty design."""
+    if is_empty(design):
+        return 0, 0
+    return len(report.errors), len(report.warnings)
+
+
+class ProblemsTitleBar(QWidget):
+    """The Problems dock's title bar carries the summary, so with nothing to say the dock is
+    this one line. Float and close buttons as on a standard dock title."""
+
+    def __init__(self, title: str, summary: QLabel, parent=None):
+        super().__init__(parent)
+        self.title = QLabel(title)
+        font = self.title.font()
+        font.setBold(True)
+        self.title.setFont(font)
+        self.summary = summary
+        self.float_button = self._button(QStyle.StandardPixmap.SP_TitleBarNormalButton, "Float or dock the panel")
+        self.close_button = self._button(QStyle.StandardPixmap.SP_TitleBarCloseButton, "Close (View menu reopens it)")
+        self.float_button.clicked.connect(self._toggle_floating)
+        self.close_button.clicked.connect(self._close)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 1, 2, 1)
+        layout.setSpacing(10)
+        layout.addWidget(self.title)
+        layout.addWidget(summary, 1)
+        layout.addWidget(self.float_button)
+        layout.addWidget(self.close_button)
+
+    def _button(self, pixmap, tip: str) -> QToolButton:
+        button = QToolButton(self)
+        button.setAutoRaise(True)
+        button.setIcon(self.style().standardIcon(pixmap))
+        button.setIconSize(QSize(10, 10))
+        button.setFixedSize(QSize(18, 18))
+        button.setToolTip(tip)
+        button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        return button
+
+    def _toggle_floating(self) -> None:
+        dock = self.parentWidget()  # the dock widget takes its title bar as a child
+        if dock is not None and hasattr(dock, "setFloating"):
+            dock.setFloating(not dock.isFloating())
+
+    def _close(self) -> None:
+        dock = self.parentWidget()
+        if dock is not None:
+            dock.close()
 
 
 class DiagnosticsPanel(QWidget):
     node_chosen = Signal(str)
+    problems_changed = Signal(int)  # how many problems the list shows (0: the panel is one line)
 
     def __init__(self, document, parent=None):
         super().__init__(parent)
         self.document = document
         self.summary = QLabel()
+        self.summary.setMinimumWidth(40)  # long messages are cut in the title, whole in the tooltip
+        self.title_bar = ProblemsTitleBar("Problems", self.summary)  # the dock's title bar
         self.list = QListWidget()
         self.list.setWordWrap(True)
         self.list.setAlternatingRowColors(True)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.list)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.list, 1)
+        layout.addStretch(0)  # with the list hidden the dock can still be dragged taller
         self.list.itemActivated.connect(self._on_activated)
         self.list.itemClicked.connect(self._on_activated)
         document.report_changed.connect(self.show_report)
         self.show_report(document.report)
 
+    @property
+    def count(self) -> int:
+        return self.list.count()
+
     def show_report(self, report) -> None:
         self.list.clear()
         design = self.document.design
+        if is_empty(design):
+            self._set_summary(f"Empty design: {EMPTY_HINT[0].lower()}{EMPTY_HINT[1:]}.")
+            self._show_list(False)
+            return
         for d in sorted(report.diagnostics, key=lambda d: d.severity != "error"):
             where = ""
             if d.node_id and d.node_id in design.nodes:
@@ -41,11 +112,26 @@ class DiagnosticsPanel(QWidget):
             item.setData(NODE_ROLE, d.node_id)
             item.setToolTip(text)
             self.list.addItem(item)
-        errors, warnings = len(report.errors), len(report.warnings)
+        errors, warnings = problem_counts(design, report)
         if not errors and not warnings:
-            self.summary.setText("✔ No problems: every shape fits.")
+            self._set_summary(NO_PROBLEMS)
         else:
-            self.summary.setText(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+            self._set_summary(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
+        self._show_list(self.list.count() > 0)
+
+    def _set_summary(self, text: str) -> None:
+        self.summary.setText(text)
+        self.summary.setToolTip(text)
+
+    def _show_list(self, shown: bool) -> None:
+        # Hidden, the panel asks for one line only: the Problems dock can shrink to it.
+        self.list.setVisible(shown)
+        self.problems_changed.emit(self.list.count() if shown else 0)
+
+    def list_height(self, max_rows: int = 6) -> int:
+        """Height that shows up to ``max_rows`` problems without scrolling."""
+        rows = sum(self.list.sizeHintForRow(i) for i in range(min(self.list.count(), max_rows)))
+        return rows + 2 * self.list.frameWidth() + 4
 
     def _on_activated(self, item: QListWidgetItem) -> None:
         node_id = item.data(NODE_ROLE)

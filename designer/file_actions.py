@@ -42,6 +42,11 @@ class FileActions(QObject):
         self.autosave.discard()
         return True
 
+    def close(self) -> bool:
+        """File ▸ Close: the design is put away (asking about unsaved changes) and the window
+        shows the start page again."""
+        return self.new()
+
     def open(self, path: str | None = None) -> bool:
         if not self.maybe_discard():
             return False
@@ -128,6 +133,12 @@ class FileActions(QObject):
         self.document.replace_design(design)
         self.autosave.discard()
         return True
+
+    def new_from_template_name(self, name: str) -> bool:
+        """A start-page card: the template at its default input and class count."""
+        from engine import templates
+        info = templates.info(name)
+        return self.new_from_template((name, info.default_input, info.default_classes, {}))
 
     # -- recovery --------------------------------------------------------------------------
     def offer_recovery(self) -> bool:

@@ -17,6 +17,17 @@ def template_module():
     return templates
 
 
+def template_year(info) -> str:
+    """The template's year, or "" when its title already says it ("LeNet-5 (1998)")."""
+    return "" if not info.year or str(info.year) in info.title else str(info.year)
+
+
+def template_title(info) -> str:
+    """The name shown in lists: the title with the year once ("VGG-16 · 2014", "LeNet-5 (1998)")."""
+    year = template_year(info)
+    return f"{info.title} · {year}" if year else info.title
+
+
 class TemplateGallery(QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -27,8 +38,7 @@ class TemplateGallery(QDialog):
         self.list = QListWidget()
         self.list.setMinimumWidth(260)
         for info in templates.catalog():
-            year = f" ({info.year})" if info.year else ""
-            item = QListWidgetItem(f"{info.title}{year}")
+            item = QListWidgetItem(template_title(info))
             item.setData(NAME_ROLE, info.name)
             ref = f"{info.reference_params:,} parameters at {'×'.join(map(str, info.default_input))}" \
                 if info.reference_params else ""

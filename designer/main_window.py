@@ -16,8 +16,9 @@ from engine.summary import human, human_bytes
 
 from . import theme as themes
 from .canvas import CanvasView, DesignScene
-from .diagnostics import DiagnosticsPanel
+from .diagnostics import EMPTY_HINT, DiagnosticsPanel, is_empty
 from .dialogs import Prompts
+from .dock_layout import DockLayout
 from .document import Document
 from .edit_actions import EditActions
 from .export_dialog import install_export_actions
@@ -26,6 +27,7 @@ from .file_loading import FileDrops, LoadingIndicator
 from .files import AUTOSAVE_MS, default_recovery_path
 from .inspector import InspectorPanel
 from .palette import PalettePanel
+from .start_page import EmptyCanvasHint, StartPage
 from .summary import SummaryPanel
 from .training import install as install_training
 
@@ -49,6 +51,9 @@ class MainWindow(QMainWindow):
         self.scene = DesignScene(self.document, self.theme, self)
         self.view = CanvasView(self.scene)
         self.setCentralWidget(self.view)
+        # Over the canvas while the design is untitled and empty: templates, recent files, a hint.
+        self.start_page = StartPage(self.document, self.view)
+        self.canvas_hint = EmptyCanvasHint(self.document, self.view, self.start_page)
         self.files = FileActions(self, self.document, self.settings, self.prompts,
                                  recovery_path or default_recovery_path(), autosave_ms)
         self.edits = EditActions(self, self.document, self.scene, self.view, self.prompts)
@@ -62,30 +67,37 @@ class MainWindow(QMainWindow):
         self._build_menus()
         self.add_dock(self.palette_panel, "Blocks", Qt.DockWidgetArea.LeftDockWidgetArea)
         self.add_dock(self.inspector, "Inspector", Qt.DockWidgetArea.RightDockWidgetArea)
-        self.add_dock(self.diagnostics, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea)
         self.add_dock(self.summary, "Layer summary", Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.tabifyDockWidget(self.docks["Problems"], self.docks["Layer summary"])
-        self.docks["Problems"].raise_()
+        # Below the summary, full canvas width: one line until there are problems (dock_layout).
+        self.add_dock(self.diagnostics, "Problems", Qt.DockWidgetArea.BottomDockWidgetArea, Qt.Orientation.Vertical)
+        self.docks["Problems"].setTitleBarWidget(self.diagnostics.title_bar)  # the summary in the title line
         # Training panel and views (designer/training); tests of the canvas alone leave them out.
         self.training = install_training(self) if training else None
+        if self.training is not None and "Training views" in self.docks:
+            views = self.docks["Training views"]  # hidden on a first start: shown when a run starts
+            self.training.panel.start_clicked.connect(lambda: (views.show(), views.raise_()))
         install_export_actions(self)  # File ▸ Export… / Import…: designer/export_dialog
         self._build_status_bar()
         self._connect()
         self.apply_theme(self.theme)
         self.resize(1440, 900)
-        # First start: a big canvas; the panels take what they need.
-        self.resizeDocks([self.docks["Blocks"], self.docks["Inspector"]], [230, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["Problems"]], [190], Qt.Orientation.Vertical)
-        self._restore_layout()
+        # First start: the canvas gets the room, panels take what they need (designer/dock_layout).
+        self.dock_layout = DockLayout(self, self.settings, self.diagnostics)
+        self.dock_layout.arrange_first_start()
+        self.dock_layout.restore()
         self._update_title()
         self._update_totals(self.document.report)
 
     # -- extension point -------------------------------------------------------------------
-    def add_dock(self, widget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+    def add_dock(self, widget, title: str, area=Qt.DockWidgetArea.RightDockWidgetArea,
+                 orientation: Qt.Orientation | None = None) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"dock_{title.lower().replace(' ', '_')}")  # saveState needs names
         dock.setWidget(widget)
-        self.addDockWidget(area, dock)
+        if orientation is None:
+            self.addDockWidget(area, dock)
+        else:
+            self.addDockWidget(area, dock, orientation)
         self.docks[title] = dock
         self.menus["View"].addAction(dock.toggleViewAction())
         return dock
@@ -115,6 +127,7 @@ class MainWindow(QMainWindow):
         self._action("File", "template", "New from &Template…", f.new_from_template, ["Ctrl+Shift+N"])
         self._action("File", "open", "&Open…", f.open, [K.Open])
         self.recent_menu = self.menus["File"].addMenu("Open &Recent")
+        self._action("File", "close", "&Close", f.close, [K.Close], "put the design away and show the start page")
         self.menus["File"].addSeparator()
         self._action("File", "save", "&Save", f.save, [K.Save])
         self._action("File", "save_as", "Save &As…", f.save_as, ["Ctrl+Shift+S"])
@@ -148,6 +161,8 @@ class MainWindow(QMainWindow):
         self._action("View", "layout", "Auto &Layout", e.layout, ["Ctrl+L"])
         self._action("View", "layout_selection", "Layout &Selection",
                      lambda: e.layout(selection_only=True), ["Ctrl+Shift+L"])
+        self._action("View", "reset_layout", "&Reset Layout", lambda: self.dock_layout.reset(),
+                     tip="put the panels back where they were on the first start")
         theme_menu = self.menus["View"].addMenu("&Theme")
         for mode in ("system", "light", "dark"):
             action = theme_menu.addAction(mode.capitalize(), lambda m=mode: self.set_theme_mode(m))
@@ -185,11 +200,18 @@ class MainWindow(QMainWindow):
         self.diagnostics.node_chosen.connect(self.focus_node)
         self.files.recent_changed.connect(self._fill_recent_menu)
         self.files.replacing.connect(self.loading_indicator.show_building)
+        page = self.start_page
+        page.template_chosen.connect(self.files.new_from_template_name)
+        page.empty_chosen.connect(self.view.setFocus)
+        page.recent_chosen.connect(lambda path: self.files.open(path))
+        page.open_chosen.connect(lambda: self.files.open())
+        page.block_dropped.connect(lambda block, at: self.scene.drop_block(block, self.view.mapToScene(at)))
         # A file dragged from the file manager onto the window or the canvas opens like File ▸ Open.
         self.file_drops = FileDrops(self.files.open, self)
         self.setAcceptDrops(True)
         self.installEventFilter(self.file_drops)
         self.view.viewport().installEventFilter(self.file_drops)
+        page.installEventFilter(self.file_drops)
         self._fill_recent_menu()
         hints = QGuiApplication.styleHints()
         hints.colorSchemeChanged.connect(self._on_system_scheme)
@@ -200,6 +222,9 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.document.is_modified)
 
     def _update_totals(self, report) -> None:
+        if is_empty(self.document.design):  # the engine says "no Input"; a new user needs a hint
+            self.totals_label.setText(f"Empty design · {EMPTY_HINT}")
+            return
         batch = self.batch_spin.value()
         status = "✔ valid" if report.valid else f"✖ {len(report.errors)} error{'s' * (len(report.errors) != 1)}"
         self.totals_label.setText(
@@ -222,6 +247,7 @@ class MainWindow(QMainWindow):
         for path in self.files.recent.paths():
             self.recent_menu.addAction(Path(path).name, lambda p=path: self.files.open(p)).setToolTip(path)
         self.recent_menu.setEnabled(bool(self.files.recent.paths()))
+        self.start_page.set_recent(self.files.recent.paths())
 
     def set_theme_mode(self, mode: str) -> None:
         self.theme_mode = mode
@@ -241,15 +267,10 @@ class MainWindow(QMainWindow):
             themes.apply(app, theme)
         self.scene.set_theme(theme)
         self.summary.set_theme(theme)
+        self.start_page.set_theme(theme)
+        self.canvas_hint.set_theme(theme)
 
     # -- layout memory and closing ---------------------------------------------------------
-    def _restore_layout(self) -> None:
-        geometry, state = self.settings.value("window/geometry"), self.settings.value("window/state")
-        if geometry is not None:
-            self.restoreGeometry(geometry)
-        if state is not None:
-            self.restoreState(state)
-
     def closeEvent(self, event) -> None:
         if self._closed:
             event.accept()
@@ -257,8 +278,7 @@ class MainWindow(QMainWindow):
         if not self.files.maybe_discard():
             event.ignore()
             return
-        self.settings.setValue("window/geometry", self.saveGeometry())
-        self.settings.setValue("window/state", self.saveState())
+        self.dock_layout.save()
         self.files.shutdown()
         self.scene.detach()
         self.inspector.detach()

@@ -1,5 +1,5 @@
-"""Screenshots of the main window (LeNet-5, ResNet-50) and of an error badge, in both themes,
-saved for a human to look at (set DESIGNER_SCREENSHOTS=folder to keep them)."""
+"""Screenshots of the main window (LeNet-5, ResNet-50), of an error badge and of the start page,
+in both themes, saved for a human to look at (set DESIGNER_SCREENSHOTS=folder to keep them)."""
 import pytest
 from PySide6.QtWidgets import QApplication
 
@@ -17,6 +17,7 @@ def test_main_window_screenshot(qtbot, window, shots_dir, template, mode):
     window.files.new_from_template((template, info.default_input, info.default_classes))
     first_conv = next(n for n in window.document.design.nodes.values() if n.block == "conv2d")
     window.document.set_selection([first_conv.id])
+    window.docks["Layer summary"].show()  # hidden on a first start: the canvas comes first
     window.docks["Layer summary"].raise_()
     settle(qtbot)
     window.summary.refresh()
@@ -49,3 +50,20 @@ def test_error_badge_screenshot(qtbot, window, shots_dir, mode):
     assert canvas.save(str(shots_dir / f"error_badge_canvas_{mode}.png"))
     window.set_theme_mode("light")
     assert window.theme is themes.LIGHT
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+@pytest.mark.parametrize("size", [(1440, 900), (1920, 1080)])
+def test_start_page_screenshot(qtbot, make_window, settings, shots_dir, size, mode):
+    settings.setValue("recent_files", ["/home/ada/designs/lenet_digits.json", "/home/ada/designs/resnet18 cifar.json"])
+    window = make_window(training=False)
+    window.set_theme_mode(mode)
+    window.resize(*size)
+    qtbot.waitUntil(window.start_page.sketches_done, timeout=5000)
+    settle(qtbot)
+    QApplication.processEvents()
+    assert window.start_page.isVisible()
+    path = shots_dir / f"start_page_{mode}_{size[0]}x{size[1]}.png"
+    assert window.grab().save(str(path))
+    assert path.stat().st_size > 10_000
+    window.set_theme_mode("light")
