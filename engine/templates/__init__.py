@@ -60,7 +60,7 @@ _VGG_REF = {(11, False): 132863336, (13, False): 133047848, (16, False): 1383575
 _TEMPLATES: list[TemplateInfo] = [
     _t("lenet5", "LeNet-5", "LeNet", "6-16-120-84 with max pooling and ReLU (as taught today)",
        classic.lenet5, 61706, (1, 32, 32), 10, min_size=4, year=1998),
-    _t("lenet5-classic", "LeNet-5 (1998)", "LeNet", "6-16-120-84 with average pooling and tanh",
+    _t("lenet5-classic", "LeNet-5 (original)", "LeNet", "6-16-120-84 with average pooling and tanh",
        partial(classic.lenet5, classic=True), 61706, (1, 32, 32), 10, min_size=4, year=1998),
     _t("alexnet", "AlexNet (torchvision)", "AlexNet", "five convs, three FC layers; torchvision's single-GPU "
        "variant without LRN", classic.alexnet, 61100840, torchvision="alexnet", min_size=8, year=2012),
