@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
+from .canvas.labels import plain_html
+
 FILE_FILTER = "Network designs (*.json);;All files (*)"
 
 
@@ -10,7 +12,7 @@ class Prompts:
     def ask_save_changes(self, parent, name: str) -> str:
         """'save', 'discard' or 'cancel'."""
         box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
-                          f"Save the changes to “{name}” before closing?",
+                          plain_html(f"Save the changes to “{name}” before closing?"),
                           QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
                           | QMessageBox.StandardButton.Cancel, parent)
         box.setInformativeText("Your changes are lost if you don't save them.")
@@ -20,11 +22,11 @@ class Prompts:
 
     def ask_restore(self, parent, description: str) -> bool:
         answer = QMessageBox.question(parent, "Restore unsaved work?",
-                                      f"Network Designer did not close normally. Restore {description}?")
+                                      plain_html(f"Network Designer did not close normally. Restore {description}?"))
         return answer == QMessageBox.StandardButton.Yes
 
     def error(self, parent, title: str, message: str) -> None:
-        QMessageBox.critical(parent, title, message)
+        QMessageBox.critical(parent, title, plain_html(message))
 
     def open_path(self, parent, folder: str = "") -> str | None:
         path, _ = QFileDialog.getOpenFileName(parent, "Open design", folder, FILE_FILTER)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+from html import escape
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,8 +101,8 @@ class ExportDialog(TaskDialog):
         name = re.sub(r"[^\w.-]+", "_", getattr(source.design, "name", "") or "model").strip("_") or "model"
         self._stem = str(Path(source.folder or Path.home()) / name)
 
-        self.weights_label = QLabel(f"Exports <b>{getattr(source.design, 'name', 'the design')}</b> with "
-                                    f"{source.weights_note}.")
+        self.weights_label = QLabel(f"Exports <b>{escape(getattr(source.design, 'name', 'the design'))}</b> with "
+                                    f"{escape(source.weights_note)}.")
         self.weights_label.setWordWrap(True)
         self.format_buttons: dict[str, QRadioButton] = {}
         self.format_group = QButtonGroup(self)

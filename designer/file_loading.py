@@ -16,11 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QEvent, QEventLoop, QObject, QTimer, Signal
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QToolButton, QWidget
 
 from engine import persistence
 
+from .canvas.labels import plain_html
 from .training.background import LatestOnly
 
 # A load shorter than this shows no indicator (no flash) and is over when open returns.
@@ -127,7 +128,7 @@ class LoadingIndicator(QWidget):
         super().__init__(parent)
         self.setObjectName("LoadingIndicator")
         self.loader = loader
-        self.label = QLabel()
+        self.label = QLabel(textFormat=Qt.TextFormat.PlainText)  # a file name is not markup
         self.bar = QProgressBar()
         self.bar.setRange(0, 0)  # busy: the parser cannot say how far it is
         self.bar.setTextVisible(False)
@@ -158,7 +159,7 @@ class LoadingIndicator(QWidget):
         self.label.setText(f"Opening {name}…")
         self.bar.show()
         self.cancel_button.show()
-        self.setToolTip(self.loader.current.path if self.loader.current else name)
+        self.setToolTip(plain_html(self.loader.current.path if self.loader.current else name))
         if not self.isVisible():
             self._delay.start()
 

@@ -4,6 +4,7 @@ With nothing selected it edits the design's own properties (name, classes, notes
 from __future__ import annotations
 
 import itertools
+from html import escape
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QApplication, QCheckBox, QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea,
@@ -74,7 +75,7 @@ class InspectorPanel(QScrollArea):
         node = design.node(self.node_id)
         spec = design.spec(node.block)
         header = QLabel()
-        header.setText(f"<span style='font-size:12pt'><b>{spec.title}</b></span>"
+        header.setText(f"<span style='font-size:12pt'><b>{escape(spec.title)}</b></span>"
                        f"&nbsp;&nbsp;<span style='color:gray'>{spec.category} · {node.id}</span>")
         header.setWordWrap(True)
         icon_row = QWidget()
@@ -84,7 +85,7 @@ class InspectorPanel(QScrollArea):
         icon.setPixmap(category_icon(spec.category).pixmap(24, 24))
         row.addRow(icon, header)
         layout.addWidget(icon_row)
-        formula = QLabel(f"<i>{spec.formula}</i>")
+        formula = QLabel(f"<i>{escape(spec.formula)}</i>")
         formula.setWordWrap(True)
         formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(formula)
@@ -215,7 +216,7 @@ class InspectorPanel(QScrollArea):
         lines = []
         for d in n.diagnostics:
             color = "#d93025" if d.severity == "error" else "#b07c00"
-            lines.append(f"<p style='color:{color}'><b>{d.severity}:</b> {d.message}"
-                         + (f"<br><i>fix:</i> {d.fix}" if d.fix else "") + "</p>")
+            lines.append(f"<p style='color:{color}'><b>{d.severity}:</b> {escape(d.message)}"
+                         + (f"<br><i>fix:</i> {escape(d.fix)}" if d.fix else "") + "</p>")
         self.problems_label.setText("".join(lines))
         self.problems_label.setVisible(bool(lines))

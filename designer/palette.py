@@ -2,6 +2,8 @@
 canvas or double-click to append after the selection."""
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
@@ -14,9 +16,9 @@ KEY_ROLE = Qt.ItemDataRole.UserRole
 
 
 def block_tooltip(spec) -> str:
-    text = f"<b>{spec.title}</b> <span style='color:gray'>({spec.key})</span><br><i>{spec.formula}</i>"
+    text = f"<b>{escape(spec.title)}</b> <span style='color:gray'>({spec.key})</span><br><i>{escape(spec.formula)}</i>"
     if spec.doc and spec.doc != spec.formula:
-        text += f"<br>{spec.doc}"
+        text += f"<br>{escape(spec.doc)}"
     if spec.params:
         text += "<br>parameters: " + ", ".join(p.name for p in spec.params)
     return text

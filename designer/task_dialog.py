@@ -3,6 +3,7 @@ a status line, and never lets the job's thread be destroyed mid-run: closing the
 quitting the app wait for it, and a second start while it runs is ignored."""
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QProgressBar
 
 from .training.background import BackgroundTask
@@ -15,7 +16,7 @@ class TaskDialog(QDialog):
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
         self.progress.hide()
-        self.status = QLabel()
+        self.status = QLabel(textFormat=Qt.TextFormat.PlainText)  # messages hold paths and names
         self.status.setWordWrap(True)
         app = QApplication.instance()
         if app is not None:

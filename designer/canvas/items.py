@@ -2,29 +2,91 @@
 
 Items hold only what they display (texts set by the scene from the design and the engine's
 report); they never change the design themselves: the scene turns gestures into document calls.
+
+A node lays its text out once, when its text changes (width, elided rows as plain
+``QStaticText``), and its picture is cached in device coordinates, so a repaint after an edit
+redraws only the nodes whose words changed.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen,
+                           QStaticText)
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyleOptionGraphicsItem
 
 from ..theme import CATEGORY_COLORS, LIGHT
-from .layout import NODE_HEIGHT, NODE_WIDTH
+from .node_style import COMPACT, FULL, min_width, node_size
+
+__all__ = ["NodeItem", "EdgeItem", "PortItem", "node_size", "FULL", "COMPACT"]
 
 PORT_RADIUS = 6.0
 BADGE_RADIUS = 9.0
+STRIP = 6.0  # the category colour on the node's left edge
+PAD_LEFT, PAD_RIGHT = 14.0, 10.0
+ERROR_ROW = 15.0  # a broken full node is this much taller: its error takes two rows
+OVERVIEW_LOD = 0.5  # zoomed out below this, a full node shows its name alone, large
 
-TITLE_FONT = QFont()
-TITLE_FONT.setPointSizeF(9.5)
-TITLE_FONT.setBold(True)
-BODY_FONT = QFont()
-BODY_FONT.setPointSizeF(8.5)
-LABEL_FONT = QFont()
-LABEL_FONT.setPointSizeF(8.0)
-_LABEL_METRICS = QFontMetricsF(LABEL_FONT)
-_TITLE_METRICS = QFontMetricsF(TITLE_FONT)
-_BODY_METRICS = QFontMetricsF(BODY_FONT)
+# Fonts by role: (point size or -pixel size, bold). Built on first use (a QGuiApplication must exist).
+_FONT_SPECS = {"name": (11.0, True), "body": (8.5, False), "compact_name": (10.0, True), "label": (8.0, False),
+               "badge": (9.0, True), "overview": (-24, True), "overview_far": (-34, True)}
+
+
+@lru_cache(maxsize=None)
+def font(role: str) -> QFont:
+    size, bold = _FONT_SPECS[role]
+    f = QFont()
+    if size < 0:
+        f.setPixelSize(int(-size))
+    else:
+        f.setPointSizeF(size)
+    f.setBold(bold)
+    return f
+
+
+@lru_cache(maxsize=None)
+def metrics(role: str) -> QFontMetricsF:
+    return QFontMetricsF(font(role))
+
+
+_PLAIN = Qt.TextFormat.PlainText
+_AGGRESSIVE = QStaticText.PerformanceHint.AggressiveCaching
+_ELIDE = Qt.TextElideMode.ElideRight
+_ANTIALIAS = QPainter.RenderHint.Antialiasing
+_MOVED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
+_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache  # redraw a node only when its picture changes
+_NODE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+               | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+
+
+def _static(text: str) -> QStaticText:
+    st = QStaticText(text)
+    st.setTextFormat(_PLAIN)  # a name like "a<b>c" is a name, not markup
+    st.setPerformanceHint(_AGGRESSIVE)
+    return st
+
+
+def _wrap(text: str, role: str, width: float) -> tuple[str, str]:
+    """Split ``text`` after the last word that fits in ``width``: (first line, the rest)."""
+    m = metrics(role)
+    if m.horizontalAdvance(text) <= width:
+        return text, ""
+    words = text.split(" ")
+    line, used = words[0], 1
+    while used < len(words) and m.horizontalAdvance(f"{line} {words[used]}") <= width:
+        line, used = f"{line} {words[used]}", used + 1
+    if m.horizontalAdvance(line) > width:  # one word longer than the line: cut inside it
+        cut = len(line)
+        while cut > 1 and m.horizontalAdvance(line[:cut]) > width:
+            cut -= 1
+        return text[:cut], text[cut:]
+    return line, " ".join(words[used:])
+
+
+@lru_cache(maxsize=None)
+def _category_color(category: str) -> QColor:
+    return QColor(CATEGORY_COLORS.get(category, "#888888"))
 
 
 def _theme(item: QGraphicsItem):
@@ -40,153 +102,300 @@ class PortItem(QGraphicsItem):
         super().__init__(node)
         self.node, self.name, self.is_output = node, name, is_output
         self.state = "normal"
-        self.setPos(x, NODE_HEIGHT if is_output else 0.0)
+        # A normal port is part of its node's cached picture; the item paints only when a drag
+        # makes it a target (or not), which keeps a repaint from drawing every port again.
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+        self.setPos(x, node.height if is_output else 0.0)
         self.setAcceptHoverEvents(True)
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setZValue(2)
         direction = "output" if is_output else f"input '{name}'"
         self.setToolTip(f"{direction} — drag to an {'input' if is_output else 'output'} to connect")
 
+    _RECT = QRectF(-PORT_RADIUS - 3, -PORT_RADIUS - 3, 2 * PORT_RADIUS + 6, 2 * PORT_RADIUS + 6)
+
     def boundingRect(self) -> QRectF:
-        r = PORT_RADIUS + 3
-        return QRectF(-r, -r, 2 * r, 2 * r)
+        return self._RECT
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
-        path.addEllipse(self.boundingRect())  # generous hit area
+        path.addEllipse(self._RECT)  # generous hit area
         return path
 
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
+            self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, state == "normal")
             self.update()
 
     def scene_center(self) -> QPointF:
         return self.scenePos()
 
     def paint(self, painter: QPainter, option, widget=None):
-        theme = _theme(self)
-        color = {"ok": theme.port_ok, "disabled": theme.port_disabled}.get(self.state, theme.port)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.setPen(QPen(QColor(theme.node_fill), 2))
-        painter.setBrush(QColor(color))
-        r = PORT_RADIUS + (2 if self.state == "ok" else 0)
-        painter.drawEllipse(QPointF(0, 0), r, r)
+        paint_port(painter, _theme(self), QPointF(0, 0), self.state)
+
+
+def paint_port(painter: QPainter, theme, center: QPointF, state: str = "normal") -> None:
+    colors = _pens(theme)
+    painter.setRenderHint(_ANTIALIAS)
+    painter.setPen(QPen(colors["node_fill"], 2))
+    painter.setBrush(colors[{"ok": "port_ok", "disabled": "port_disabled"}.get(state, "port")])
+    r = PORT_RADIUS + (2 if state == "ok" else 0)
+    painter.drawEllipse(center, r, r)
+
+
+class _Row:
+    """One line of a node: where it goes, its font, its full and shown (elided) text, laid out
+    once (a row whose text and width stay the same is kept, with its prepared static text)."""
+
+    __slots__ = ("key", "role", "full", "shown", "static", "pos")
+
+    def __init__(self, role: str, y: float, height: float, full: str, width: float, x: float):
+        self.key = (role, y, height, full, width, x)
+        self.role, self.full = role, full
+        m = metrics(role)
+        self.shown = m.elidedText(full, _ELIDE, width)
+        self.static = _static(self.shown)
+        self.pos = QPointF(x, y + (height - m.height()) / 2)
+
+
+@lru_cache(maxsize=8)
+def _pens(theme):
+    """The theme's colours as QColor objects, made once per theme rather than per paint."""
+    return {name: QColor(getattr(theme, name)) for name in theme.__dataclass_fields__ if name != "name"}
 
 
 class NodeItem(QGraphicsObject):
-    def __init__(self, node_id: str, category: str, input_ports: list[str], has_output: bool):
+    """A block on the canvas. Full style, top to bottom: the layer's name (largest), its type and
+    key parameters, its output shape and parameter count — or, when it is broken, the first line
+    of its error. Compact style: the name and the output shape (or the error)."""
+
+    def __init__(self, node_id: str, category: str, input_ports: list[str], has_output: bool, style: str = FULL,
+                 **content):
         super().__init__()
         self.node_id = node_id
         self.category = category
-        self.title = ""
-        self.detail = ""
-        self.info = ""
+        self.style = style
+        self.box_width, self.height = node_size(style)
+        self.width = min_width(style)
+        self.title = ""  # the layer's name
+        self.detail = ""  # block type and key parameters
+        self.info = ""  # "→ shape · count params"
+        self.shape_text = ""  # the compact style's shape
+        self.error = ""  # first line of the first error, "" when none
         self.status = ""  # "", "warning" or "error"
         self.problem = False  # unknown shape: the info line is drawn as a problem
         self.composite = category == "Composite"
         self.opened_part = False  # an inner node of an opened composite
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setZValue(1)
+        self.rows: list[_Row] = []
+        self._overview: dict[str, QStaticText] = {}
         self.edges: list["EdgeItem"] = []
-        n = len(input_ports)
-        self.inputs = {name: PortItem(self, name, False, NODE_WIDTH * (i + 1) / (n + 1))
-                       for i, name in enumerate(input_ports)}
-        self.output = PortItem(self, "out", True, NODE_WIDTH / 2) if has_output else None
+        self.inputs: dict[str, PortItem] = {}
+        self.output: PortItem | None = None
+        for name, value in content.items():  # texts given now are laid out once, below
+            setattr(self, name, value)
+        self._layout_text(force_geometry=True)
+        self.setFlags(_NODE_FLAGS)
+        self.setCacheMode(_CACHE)
+        self.setZValue(1)
+        self.inputs = {name: PortItem(self, name, False, 0.0) for name in input_ports}
+        self.output = PortItem(self, "out", True, self.box_width / 2) if has_output else None
+        self._place_ports()
 
     def ports(self) -> list[PortItem]:
         return [*self.inputs.values(), *([self.output] if self.output else [])]
 
+    # -- geometry ------------------------------------------------------------------------------
+    def body_rect(self) -> QRectF:
+        """The drawn node, centred in its box."""
+        return QRectF((self.box_width - self.width) / 2, 0, self.width, self.height)
+
     def boundingRect(self) -> QRectF:
-        return QRectF(-4, -BADGE_RADIUS - 2, NODE_WIDTH + BADGE_RADIUS + 6, NODE_HEIGHT + BADGE_RADIUS + 6)
+        return self._bounds
+
+    def _update_bounds(self) -> None:
+        body = self.body_rect()
+        self._bounds = body.adjusted(-4, -BADGE_RADIUS - 2, BADGE_RADIUS + 2, PORT_RADIUS + 4)
+        self._outline = QPainterPath()
+        self._outline.addRoundedRect(body, 8, 8)
+        self._strip = None  # made when first painted
+
+    def _strip_path(self) -> QPainterPath:
+        if self._strip is None:
+            strip = QPainterPath()
+            strip.addRect(QRectF(self.body_rect().left(), 0, STRIP, self.height))
+            self._strip = self._outline.intersected(strip)
+        return self._strip
 
     def shape(self) -> QPainterPath:
-        path = QPainterPath()
-        path.addRoundedRect(QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT), 8, 8)
-        return path
+        return self._outline
+
+    def _place_ports(self) -> None:
+        self._update_bounds()
+        body, n = self.body_rect(), len(self.inputs)
+        for i, port in enumerate(self.inputs.values()):
+            port.setPos(body.left() + body.width() * (i + 1) / (n + 1), 0.0)
+        if self.output is not None:
+            self.output.setPos(self.box_width / 2, self.height)
+        for edge in self.edges:
+            edge.update_path()
+
+    # -- text ------------------------------------------------------------------------------------
+    def set_content(self, **content) -> None:
+        """Set any of title, detail, info, problem, status, error, shape_text, opened_part; the
+        text is laid out again (once) if one of them changed."""
+        changed = False
+        for name, value in content.items():
+            if getattr(self, name) != value:
+                setattr(self, name, value)
+                changed = True
+        if changed or not self.rows:
+            self._layout_text()
 
     def set_texts(self, title: str, detail: str) -> None:
-        if (title, detail) != (self.title, self.detail):
-            self.title, self.detail = title, detail
-            self.update()
+        self.set_content(title=title, detail=detail)
 
-    def set_report(self, info: str, problem: bool, status: str, tooltip: str) -> None:
-        if (info, problem, status) != (self.info, self.problem, self.status):
-            self.info, self.problem, self.status = info, problem, status
-            self.update()
-        if tooltip != self.toolTip():
-            self.setToolTip(tooltip)
+    def set_report(self, info: str, problem: bool, status: str, error: str = "", shape_text: str = "") -> None:
+        self.set_content(info=info, problem=problem, status=status, error=error, shape_text=shape_text)
+
+    def set_style(self, style: str) -> None:
+        if style == self.style:
+            return
+        self.style = style
+        self.box_width, self.height = node_size(style)
+        self._layout_text(force_geometry=True)
+
+    def _row_texts(self, text_width: float) -> list[tuple[str, float, float, str]]:
+        """(font role, y, height, full text) of each row of the current style. A broken full
+        node writes its error on two rows (it grows by ERROR_ROW into the gap below it)."""
+        if self.style == COMPACT:
+            return [("compact_name", 5.0, 18.0, self.title), ("body", 24.0, 15.0, self.error or self.shape_text)]
+        rows = [("name", 7.0, 21.0, self.title), ("body", 29.0, 15.0, self.detail)]
+        if not self.error:
+            return rows + [("body", 46.0, 15.0, self.info)]
+        first, rest = _wrap(self.error, "body", text_width)
+        return rows + [("body", 46.0, 15.0, first)] + ([("body", 46.0 + ERROR_ROW, 15.0, rest)] if rest else [])
+
+    def _layout_text(self, force_geometry: bool = False) -> None:
+        """Measure once per change: the width the text needs (within the style's bounds) and
+        each row elided to it. Painting then only draws these."""
+        last = self.error or (self.info if self.style == FULL else self.shape_text)
+        need = max(metrics("compact_name" if self.style == COMPACT else "name").horizontalAdvance(self.title),
+                   metrics("body").horizontalAdvance(last),
+                   metrics("body").horizontalAdvance(self.detail) if self.style == FULL else 0.0)
+        width = max(min_width(self.style), min(self.box_width, float(int(need + PAD_LEFT + PAD_RIGHT + 0.999))))
+        rows = self._row_texts(width - PAD_LEFT - PAD_RIGHT)
+        height = node_size(self.style)[1] + (ERROR_ROW if len(rows) > 3 else 0.0)
+        if width != self.width or height != self.height or force_geometry:
+            self.prepareGeometryChange()
+            self.width, self.height = width, height
+            self._place_ports()
+        text_width, x = self.width - PAD_LEFT - PAD_RIGHT, self.body_rect().left() + PAD_LEFT
+        kept = {row.key: row for row in self.rows}
+        self.rows = [kept.get((role, y, h, text, text_width, x)) or _Row(role, y, h, text, text_width, x)
+                     for role, y, h, text in rows]
+        self._overview = {}
+        self.update()
+
+    def shown_texts(self) -> list[str]:
+        """The rows as drawn (elided with "…" when too long)."""
+        return [row.shown for row in self.rows]
+
+    def full_texts(self) -> list[str]:
+        return [row.full for row in self.rows]
 
     def itemChange(self, change, value):
-        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+        if change == _MOVED:
             for edge in self.edges:
                 edge.update_path()
-        return super().itemChange(change, value)
+        return value  # what QGraphicsItem.itemChange returns
 
+    # -- painting --------------------------------------------------------------------------------
     def paint(self, painter: QPainter, option, widget=None):
         theme = _theme(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = QRectF(0, 0, NODE_WIDTH, NODE_HEIGHT)
-        accent = QColor(CATEGORY_COLORS.get(self.category, "#888888"))
-        border = QColor(theme.selection) if self.isSelected() else QColor(theme.node_border)
-        if self.status == "error" and not self.isSelected():
-            border = QColor(theme.error)
-        pen = QPen(border, 2.2 if self.isSelected() or self.status == "error" else 1.2)
+        colors = _pens(theme)
+        painter.setRenderHint(_ANTIALIAS)
+        rect = self.body_rect()
+        accent = _category_color(self.category)
+        selected = self.isSelected()
+        border = colors["selection"] if selected else colors["error" if self.status == "error" else "node_border"]
+        pen = QPen(border, 2.2 if selected or self.status == "error" else 1.2)
         if self.opened_part:
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
-        painter.setBrush(QColor(theme.node_fill))
-        painter.drawRoundedRect(rect, 8, 8)
-        # Category strip on the left edge.
-        painter.save()
-        painter.setClipPath(self.shape())
-        painter.fillRect(QRectF(0, 0, 7, NODE_HEIGHT), accent)
-        painter.restore()
+        painter.setBrush(colors["node_fill"])
+        painter.drawPath(self._outline)
+        painter.fillPath(self._strip_path(), accent)
         if self.composite:  # a double edge says "there is more inside: open it"
             painter.setPen(QPen(accent, 1.2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRoundedRect(rect.adjusted(3, 3, -3, -3), 6, 6)
-        x, width = 16.0, NODE_WIDTH - 26.0
-        painter.setFont(TITLE_FONT)
-        painter.setPen(QColor(theme.text))
-        painter.drawText(QRectF(x, 8, width - 8, 18), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         _TITLE_METRICS.elidedText(self.title, Qt.TextElideMode.ElideRight, width - 8))
-        painter.setFont(BODY_FONT)
-        painter.setPen(QColor(theme.subtext))
-        painter.drawText(QRectF(x, 29, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         _BODY_METRICS.elidedText(self.detail, Qt.TextElideMode.ElideRight, width))
-        painter.setPen(QColor(theme.bad_text if self.problem else theme.text))
-        painter.drawText(QRectF(x, 49, width, 16), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         _BODY_METRICS.elidedText(self.info, Qt.TextElideMode.ElideRight, width))
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        if self.style == FULL and lod < OVERVIEW_LOD:
+            self._paint_overview(painter, theme, rect, "overview_far" if lod < 0.3 else "overview")
+        else:
+            self._paint_rows(painter, colors)
         if self.status:
-            self._paint_badge(painter, theme)
+            self._paint_badge(painter, theme, rect)
+        for port in self.ports():
+            if port.state == "normal":
+                paint_port(painter, theme, port.pos())
 
-    def _paint_badge(self, painter: QPainter, theme) -> None:
-        center = QPointF(NODE_WIDTH - 2, 0)
+    def _row_color(self, index: int, colors) -> QColor:
+        if index == 0:
+            return colors["text"]
+        if self.error and (index >= 2 or self.style == COMPACT):
+            return colors["bad_text"]
+        if index == len(self.rows) - 1:
+            return colors["subtext" if self.problem else "text"]
+        return colors["subtext"]
+
+    def _paint_rows(self, painter: QPainter, colors) -> None:
+        for i, row in enumerate(self.rows):
+            painter.setFont(font(row.role))
+            painter.setPen(self._row_color(i, colors))
+            painter.drawStaticText(row.pos, row.static)
+
+    def _paint_overview(self, painter: QPainter, theme, rect: QRectF, role: str) -> None:
+        """Zoomed far out the small rows are a grey smudge: the name alone, big enough to read."""
+        static = self._overview.get(role)
+        if static is None:
+            shown = metrics(role).elidedText(self.title, _ELIDE,
+                                             rect.width() - PAD_LEFT - PAD_RIGHT)
+            static = self._overview[role] = _static(shown)
+        m = metrics(role)
+        painter.setFont(font(role))
+        painter.setPen(QColor(theme.bad_text if self.error else theme.text))
+        painter.drawStaticText(QPointF(rect.left() + PAD_LEFT, (self.height - m.height()) / 2), static)
+
+    def _paint_badge(self, painter: QPainter, theme, rect: QRectF) -> None:
+        center = QPointF(rect.right() - 2, 0)
         color = QColor(theme.error if self.status == "error" else theme.warning)
         painter.setPen(QPen(QColor(theme.node_fill), 2))
         painter.setBrush(color)
         painter.drawEllipse(center, BADGE_RADIUS, BADGE_RADIUS)
         painter.setPen(QColor("#ffffff" if self.status == "error" else "#3a2a00"))
-        font = QFont(TITLE_FONT)
-        font.setPointSizeF(9)
-        painter.setFont(font)
+        painter.setFont(font("badge"))
         painter.drawText(QRectF(center.x() - BADGE_RADIUS, center.y() - BADGE_RADIUS, 2 * BADGE_RADIUS,
                                 2 * BADGE_RADIUS), Qt.AlignmentFlag.AlignCenter, "!")
 
 
 class EdgeItem(QGraphicsPathItem):
-    """An edge drawn as a vertical S-curve with the carried tensor shape as a label."""
+    """An edge drawn as a vertical S-curve with the carried tensor shape as a label. A broken
+    edge (its shape does not fit the block it enters) is red; an edge whose shape is unknown
+    (an error upstream) is dashed with a "?"."""
 
     def __init__(self, edge, src: NodeItem, dst: NodeItem):
         super().__init__()
         self.edge, self.src, self.dst = edge, src, dst
         self.label = ""
-        self.problem = False
+        self.problem = False  # the shape is unknown
+        self.broken = False  # the shape does not fit the target
         self._label_rect = QRectF()
+        self._bounds = QRectF()
+        self._label_static = _static("")
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setCacheMode(_CACHE)
         self.setZValue(0)
         src.edges.append(self)
         dst.edges.append(self)
@@ -212,23 +421,27 @@ class EdgeItem(QGraphicsPathItem):
         self.setPath(path)
         self._place_label()
 
-    def set_label(self, text: str, problem: bool) -> None:
-        if (text, problem) != (self.label, self.problem):
+    def set_label(self, text: str, problem: bool, broken: bool = False) -> None:
+        if (text, problem, broken) != (self.label, self.problem, self.broken):
             self.prepareGeometryChange()
-            self.label, self.problem = text, problem
+            if text != self.label:
+                self._label_static = _static(text)
+            self.label, self.problem, self.broken = text, problem, broken
             self._place_label()
             self.update()
 
     def _place_label(self) -> None:
         if not self.label:
             self._label_rect = QRectF()
-            return
-        mid = self.path().pointAtPercent(0.5)
-        w, h = _LABEL_METRICS.horizontalAdvance(self.label) + 10, _LABEL_METRICS.height() + 4
-        self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+        else:
+            m = metrics("label")
+            mid = self.path().pointAtPercent(0.5)
+            w, h = m.horizontalAdvance(self.label) + 10, m.height() + 4
+            self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
+        self._bounds = super().boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect)
 
     def boundingRect(self) -> QRectF:
-        return super().boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect)
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
@@ -239,16 +452,26 @@ class EdgeItem(QGraphicsPathItem):
         return path
 
     def paint(self, painter: QPainter, option, widget=None):
-        theme = _theme(self)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        color = QColor(theme.selection if self.isSelected() else (theme.error if self.problem else theme.edge))
-        painter.setPen(QPen(color, 2.4 if self.isSelected() else 1.6))
+        colors = _pens(_theme(self))
+        painter.setRenderHint(_ANTIALIAS)
+        if self.isSelected():
+            color, width = colors["selection"], 2.4
+        elif self.broken:
+            color, width = colors["error"], 2.6
+        else:
+            color, width = colors["edge"], 1.6
+        pen = QPen(color, width)
+        if self.problem and not self.broken:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(self.path())
-        if self.label:
-            painter.setPen(QPen(color, 1))
-            painter.setBrush(QBrush(QColor(theme.edge_label_bg)))
+        # Zoomed far out a shape label is an unreadable smudge over the names: left out.
+        if self.label and QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) >= OVERVIEW_LOD:
+            painter.setPen(QPen(color, 1.4 if self.broken else 1))
+            painter.setBrush(colors["edge_label_bg"])
             painter.drawRoundedRect(self._label_rect, 4, 4)
-            painter.setFont(LABEL_FONT)
-            painter.setPen(QColor(theme.bad_text if self.problem else theme.edge_label_text))
-            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+            painter.setFont(font("label"))
+            painter.setPen(colors["bad_text" if self.broken else ("subtext" if self.problem else "edge_label_text")])
+            painter.drawStaticText(QPointF(self._label_rect.left() + 5, self._label_rect.top() + 2),
+                                   self._label_static)

@@ -4,7 +4,7 @@ report on nodes and edges. Gestures (connect, move, drop from the palette) go to
 from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap
+from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QToolTip
 
 from engine.graph import DesignEvent
@@ -13,7 +13,7 @@ from .. import theme as themes
 from . import labels
 from .interactions import NewEdgeDrag
 from .items import EdgeItem, NodeItem, PortItem
-from .layout import NODE_HEIGHT, NODE_WIDTH
+from .node_style import AUTO, node_size, style_for
 
 BLOCK_MIME = "application/x-network-designer-block"
 GRID = 24
@@ -29,6 +29,8 @@ class DesignScene(QGraphicsScene):
         self.node_items: dict[str, NodeItem] = {}
         self.edge_items: dict = {}
         self.interaction: NewEdgeDrag | None = None
+        self.node_style_preference = AUTO  # "auto", "full" or "compact"
+        self.node_style = style_for(len(document.design.nodes))
         self._press_positions: dict[str, tuple] = {}
         self._syncing_selection = False
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.NoIndex)
@@ -52,11 +54,13 @@ class DesignScene(QGraphicsScene):
         self.edge_items.clear()
         self._syncing_selection = False
         design = self.document.design
+        report = self.document.report  # analyses now if needed (this scene is empty: nothing to relabel)
+        self.node_style = style_for(len(design.nodes), self.node_style_preference)
         for node_id in design.nodes:
-            self._add_node(node_id)
+            self._add_node(node_id, report)
         for edge in design.edges:
             self._add_edge(edge)
-        self.apply_report(self.document.report)
+        self.apply_report(report)
         self._on_document_selection(self.document.selection)
 
     def _on_design_event(self, event: DesignEvent) -> None:
@@ -83,22 +87,36 @@ class DesignScene(QGraphicsScene):
         elif kind == "reset":
             self.rebuild()
 
-    def _add_node(self, node_id: str) -> None:
+    def _add_node(self, node_id: str, report=None) -> None:
         node = self.document.design.nodes[node_id]
         spec = self.document.design.spec(node.block)
-        item = NodeItem(node_id, spec.category, [p.name for p in spec.inputs], bool(spec.outputs))
+        content = self._node_texts(node, spec)
+        if report is not None and node_id in report.nodes:  # a new node waits for the next report
+            content.update(self._report_texts(spec, report.nodes[node_id]))
+        item = NodeItem(node_id, spec.category, [p.name for p in spec.inputs], bool(spec.outputs), self.node_style,
+                        **content)
         item.setPos(*node.pos)
         self.addItem(item)
         self.node_items[node_id] = item
-        self._update_texts(node_id)
+
+    @staticmethod
+    def _node_texts(node, spec) -> dict:
+        return {"title": labels.name_line(node), "detail": labels.type_line(spec, node.params)}
+
+    @staticmethod
+    def _report_texts(spec, node_report) -> dict:
+        info, problem = labels.info_line(node_report)
+        status = error = ""
+        if node_report is not None and node_report.diagnostics:
+            status = "error" if node_report.has_error else "warning"
+            if node_report.has_error:
+                error = labels.error_line(spec, node_report)
+        return {"info": info, "problem": problem, "status": status, "error": error,
+                "shape_text": labels.shape_line(node_report)}
 
     def _update_texts(self, node_id: str) -> None:
         node = self.document.design.nodes[node_id]
-        spec = self.document.design.spec(node.block)
-        title = node.label or spec.title
-        if node.frozen:
-            title += " ❄"
-        self.node_items[node_id].set_texts(title, labels.key_params(spec, node.params))
+        self.node_items[node_id].set_content(**self._node_texts(node, self.document.design.spec(node.block)))
 
     def _add_edge(self, edge) -> None:
         item = EdgeItem(edge, self.node_items[edge.src], self.node_items[edge.dst])
@@ -113,22 +131,39 @@ class DesignScene(QGraphicsScene):
 
     def apply_report(self, report) -> None:
         opened = {i for state in self.document.open_composites.values() for i in state.inner_ids}
+        design = self.document.design
+        broken = set()  # nodes whose inputs do not fit: the edges into them are drawn red
         for node_id, item in self.node_items.items():
+            node = design.nodes.get(node_id)
+            if node is None:  # removed; this scene hears of it next (a report can come first)
+                continue
             node_report = report.nodes.get(node_id)
-            info, problem = labels.info_line(node_report)
-            status = ""
-            if node_report is not None and node_report.diagnostics:
-                status = "error" if node_report.has_error else "warning"
-            item.opened_part = node_id in opened
-            item.set_report(info, problem, status, "")
+            if labels.has_shape_error(node_report):
+                broken.add(node_id)
+            item.set_content(opened_part=node_id in opened, **self._report_texts(design.spec(node.block), node_report))
         for edge, item in self.edge_items.items():
             shape = report.edge_shape(edge)
-            item.set_label(labels.edge_label(shape), shape is None)
+            item.set_label(labels.edge_label(shape), shape is None, edge.dst in broken)
+
+    def set_node_style(self, preference: str) -> None:
+        """"auto" (compact above node_style.COMPACT_ABOVE nodes), "full" or "compact". The nodes
+        keep their positions: lay the design out again for the new node size."""
+        self.node_style_preference = preference
+        style = style_for(len(self.document.design.nodes), preference)
+        if style != self.node_style:
+            self.node_style = style
+            for item in self.node_items.values():
+                item.set_style(style)
 
     def tooltip_for(self, node_id: str) -> str:
         design = self.document.design
         node = design.nodes[node_id]
         return labels.tooltip(node, design.spec(node.block), self.document.report.nodes.get(node_id))
+
+    def edge_tooltip_for(self, edge) -> str:
+        report = self.document.report
+        return labels.edge_tooltip(report.edge_shape(edge), self.document.design.nodes[edge.dst],
+                                   report.nodes.get(edge.dst))
 
     def set_theme(self, theme: themes.Theme) -> None:
         self.theme = theme
@@ -215,6 +250,10 @@ class DesignScene(QGraphicsScene):
                 QToolTip.showText(event.screenPos(), self.tooltip_for(item.node_id), event.widget())
                 event.accept()
                 return
+            if isinstance(item, EdgeItem):
+                QToolTip.showText(event.screenPos(), self.edge_tooltip_for(item.edge), event.widget())
+                event.accept()
+                return
         super().helpEvent(event)
 
     # -- drop from the palette -------------------------------------------------------------
@@ -238,25 +277,33 @@ class DesignScene(QGraphicsScene):
         event.acceptProposedAction()
 
     def drop_block(self, block: str, scene_pos: QPointF) -> str | None:
-        pos = (round(scene_pos.x() - NODE_WIDTH / 2), round(scene_pos.y() - NODE_HEIGHT / 2))
+        width, height = node_size(self.node_style)
+        pos = (round(scene_pos.x() - width / 2), round(scene_pos.y() - height / 2))
         return self.document.add_node(block, pos=pos)
 
     # -- background ------------------------------------------------------------------------
-    def _grid_brush(self) -> QBrush:
-        # One tile painted once; the painter repeats it (a line per grid step was ~1 ms a frame).
-        if getattr(self, "_brush_theme", None) is not self.theme:
-            tile = QPixmap(GRID, GRID)
-            tile.fill(QColor(self.theme.background))
-            painter = QPainter(tile)
-            painter.setPen(QPen(QColor(self.theme.grid), 1))
-            painter.drawLine(0, 0, GRID, 0)
-            painter.drawLine(0, 0, 0, GRID)
-            painter.end()
-            self._brush, self._brush_theme = QBrush(tile), self.theme
-        return self._brush
-
     def drawBackground(self, painter, rect: QRectF):
-        if painter.worldTransform().m11() < 0.45:  # the grid would be a grey haze
+        # The grid is one tile the size of a grid step on screen, repeated in device pixels: a
+        # tile repeated under the view's scaling cost ~3 ms a frame, lines ~1 ms.
+        transform = painter.worldTransform()
+        zoom = transform.m11()
+        if zoom < 0.45:  # the grid would be a grey haze
             painter.fillRect(rect, QColor(self.theme.background))
-        else:
-            painter.fillRect(rect, self._grid_brush())
+            return
+        step = max(4, round(GRID * zoom))
+        if getattr(self, "_tile_key", None) != (self.theme, step):
+            tile = QPixmap(step, step)
+            tile.fill(QColor(self.theme.background))
+            tile_painter = QPainter(tile)
+            tile_painter.setPen(QPen(QColor(self.theme.grid), 1))
+            tile_painter.drawLine(0, 0, step, 0)
+            tile_painter.drawLine(0, 0, 0, step)
+            tile_painter.end()
+            self._tile, self._tile_key = QBrush(tile), (self.theme, step)
+        origin = transform.map(QPointF(0, 0))
+        brush = QBrush(self._tile)
+        brush.setTransform(QTransform.fromTranslate(round(origin.x()), round(origin.y())))
+        painter.save()
+        painter.resetTransform()
+        painter.fillRect(transform.mapRect(rect).toAlignedRect(), brush)
+        painter.restore()
