@@ -7,6 +7,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QStyle, QToolButton, QVBoxLayout,
                                QWidget)
 
+from .canvas.labels import plain_html
 from .icons import severity_icon
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
@@ -110,7 +111,7 @@ class DiagnosticsPanel(QWidget):
             text = f"{where}{d.message}" + (f"\n    fix: {d.fix}" if d.fix else "")
             item = QListWidgetItem(severity_icon(d.severity), text)
             item.setData(NODE_ROLE, d.node_id)
-            item.setToolTip(text)
+            item.setToolTip(plain_html(text))  # a name like "a<b>" is text, not markup
             self.list.addItem(item)
         errors, warnings = problem_counts(design, report)
         if not errors and not warnings:

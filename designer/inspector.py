@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QFormLayout, QFrame, QLa
 from engine.blocks.base import fmt_shape
 from engine.summary import human, human_bytes
 
+from .diagnostics import problem_counts
 from .icons import category_icon
 from .param_editors import ParamEditor, editor_for
 
@@ -194,7 +195,7 @@ class InspectorPanel(QScrollArea):
                 f"{report.total_params:,} parameters ({report.trainable_params:,} trainable)<br>"
                 f"{human(report.macs)} multiply-accumulates per sample<br>"
                 f"{human_bytes(report.activation_bytes)} activations per sample<br>"
-                f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+                + _problem_line(*problem_counts(self.document.design, report)))
             return
         n = report.nodes.get(self.node_id)
         if n is None:
@@ -220,3 +221,7 @@ class InspectorPanel(QScrollArea):
                          + (f"<br><i>fix:</i> {escape(d.fix)}" if d.fix else "") + "</p>")
         self.problems_label.setText("".join(lines))
         self.problems_label.setVisible(bool(lines))
+
+
+def _problem_line(errors: int, warnings: int) -> str:
+    return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"

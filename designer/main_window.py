@@ -16,6 +16,7 @@ from engine.summary import human, human_bytes
 
 from . import theme as themes
 from .canvas import CanvasView, DesignScene
+from .canvas.labels import plain_html
 from .diagnostics import EMPTY_HINT, DiagnosticsPanel, is_empty
 from .dialogs import Prompts
 from .dock_layout import DockLayout
@@ -245,7 +246,7 @@ class MainWindow(QMainWindow):
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         for path in self.files.recent.paths():
-            self.recent_menu.addAction(Path(path).name, lambda p=path: self.files.open(p)).setToolTip(path)
+            self.recent_menu.addAction(Path(path).name, lambda p=path: self.files.open(p)).setToolTip(plain_html(path))
         self.recent_menu.setEnabled(bool(self.files.recent.paths()))
         self.start_page.set_recent(self.files.recent.paths())
 

@@ -279,3 +279,9 @@ def test_short_counts_and_sketches():
     assert resnet.params == 25557032
     assert {bar.category for bar in resnet.bars} >= {"Convolution", "Pooling", "Composite"}
     assert resnet.bars[0].size == 224 and resnet.bars[-1].dense
+
+
+def test_the_inspector_totals_of_an_empty_design_show_no_errors(window):
+    window.document.new()
+    text = window.inspector.report_label.text()
+    assert "0 errors, 0 warnings" in text
