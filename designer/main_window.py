@@ -170,7 +170,24 @@ class MainWindow(QMainWindow):
             action.setCheckable(True)
             action.setChecked(mode == self.theme_mode)
             self.actions_by_name[f"theme_{mode}"] = action
+        style_menu = self.menus["View"].addMenu("&Node Style")
+        for style, text in (("auto", "&Automatic (compact for big networks)"), ("full", "&Full"),
+                            ("compact", "&Compact")):
+            action = style_menu.addAction(text, lambda s=style: self.set_node_style(s))
+            action.setCheckable(True)
+            self.actions_by_name[f"node_style_{style}"] = action
+        self.set_node_style(str(self.settings.value("node_style", "auto")))
         self.menus["View"].addSeparator()
+
+    def set_node_style(self, style: str) -> None:
+        """Full nodes (name, type and parameters, shape and count) or compact ones (name and
+        shape); "auto" picks compact above a few hundred nodes. Remembered across sessions."""
+        if style not in ("auto", "full", "compact"):
+            style = "auto"
+        self.settings.setValue("node_style", style)
+        self.scene.set_node_style(style)
+        for s in ("auto", "full", "compact"):
+            self.actions_by_name[f"node_style_{s}"].setChecked(s == style)
 
     def _build_status_bar(self) -> None:
         self.totals_label = QLabel()

@@ -221,3 +221,14 @@ def test_zoomed_out_nodes_show_their_names_large(qtbot, make_window):
                       if _distance(QColor(image.pixel(x, y)), text) < 120)
     assert dark_pixels > 20
     assert isinstance(item.boundingRect(), QRectF)
+
+
+def test_view_menu_switches_the_node_style_and_remembers_it(window):
+    window.set_node_style("compact")
+    assert window.scene.node_style == "compact"
+    assert window.actions_by_name["node_style_compact"].isChecked()
+    assert not window.actions_by_name["node_style_full"].isChecked()
+    assert window.settings.value("node_style") == "compact"
+    window.set_node_style("full")
+    assert window.scene.node_style == "full"
+    window.set_node_style("auto")
