@@ -139,7 +139,42 @@ def main() -> int:
     scene.detach()
     inspector.detach()
     host.close()
+    fit_zooms(app)
     return 0
+
+
+FIT_TARGETS = {"lenet5": 0.75, "resnet50": 0.5, "googlenet": 0.5}
+
+
+def fit_zooms(app) -> None:
+    """Fit in the main window as a user first sees it (1440×900, no training panel)."""
+    import tempfile
+
+    from PySide6.QtCore import QSettings
+
+    from designer.main_window import MainWindow
+    with tempfile.TemporaryDirectory() as tmp:
+        window = MainWindow(settings=QSettings(str(Path(tmp) / "settings.ini"), QSettings.Format.IniFormat),
+                            recovery_path=Path(tmp) / "recovery.json", training=False)
+        window.resize(1440, 900)
+        window.show()
+        app.processEvents()
+        viewport = window.view.viewport()
+        share = viewport.width() * viewport.height() / (window.width() * window.height())
+        print(f"canvas: {viewport.width()}×{viewport.height()} px of the {window.width()}×{window.height()} window "
+              f"({share:.0%} of its area, {viewport.width() / window.width():.0%} of its width)")
+        for name, target in FIT_TARGETS.items():
+            info = templates.info(name)
+            window.document.undo_stack.setClean()
+            window.files.new_from_template((name, info.default_input, info.default_classes))
+            app.processEvents()
+            window.view.fit()
+            app.processEvents()
+            zoom = window.view.zoom
+            print(f"Fit {info.title:>8}: {zoom:6.1%} zoom ({len(window.document.design.nodes)} nodes) — "
+                  f"{zoom / target:.2f}× the {target:.0%} target")
+        window.document.undo_stack.setClean()
+        window.close()
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from engine.errors import DesignError
 from engine.graph import Design, Edge
 from engine.user_blocks import define_from_selection
 
-from .canvas.layout import layered_layout
+from .canvas.layout import opened_layout, sizes_for
 
 
 @dataclass
@@ -33,6 +33,7 @@ class OpenComposite:
     inner: dict = field(default_factory=dict)  # id -> (block, params) as expanded
     inner_edges: frozenset = frozenset()
     exit_id: str = ""
+    moved: dict = field(default_factory=dict)  # other node -> position it was moved to, from where
 
     def is_present(self, design: Design) -> bool:
         return any(i in design.nodes for i in self.inner_ids)
@@ -100,27 +101,74 @@ def expand(design: Design, node_id: str, report) -> OpenComposite:
     state = OpenComposite(node_id, node.block, dict(node.params), node.pos, node.label, node.frozen,
                           list(ids.values()), exit_id=exit_id)
     design.remove_node(node_id)
-    _make_room(design, list(ids.values()), node.pos)
+    state.moved = _make_room(design, list(ids.values()), node.pos)
     state.inner = {i: (design.nodes[i].block, design.nodes[i].params) for i in state.inner_ids}
     inner = set(state.inner_ids)
     state.inner_edges = frozenset(e for e in design.edges if e.src in inner and e.dst in inner)
     return state
 
 
-def _make_room(design: Design, new_ids: list[str], anchor) -> None:
-    """Lay the new nodes out from the old node's place and push everything below down."""
-    positions = layered_layout(design, new_ids)
-    height = max(p[1] for p in positions.values()) - min(p[1] for p in positions.values())
+def _make_room(design: Design, new_ids: list[str], anchor) -> dict:
+    """Lay the new nodes out where the block stood (branches side by side, an identity shortcut
+    in its own lane) and make room: what is below it in its column moves down, the columns
+    beside it move apart. Returns {moved node: (new position, old position)}."""
+    sizes = sizes_for(design)
+    width, height = sizes.node_width, sizes.node_height
+    new = set(new_ids)
+    positions = opened_layout(design, new_ids, anchor, with_source=_pull_source(design, new, anchor, width))
+    moved = {n: (positions[n], design.nodes[n].pos) for n in positions if n not in new}
     for node_id, pos in positions.items():
         design.move(node_id, pos)
-    new = set(new_ids)
-    for other in design.nodes.values():
-        if other.id not in new and other.pos[1] > anchor[1] + 1:
-            design.move(other.id, (other.pos[0], other.pos[1] + height))
+    left = min(p[0] for p in positions.values())
+    right = max(p[0] for p in positions.values()) + width
+    bottom = max(p[1] for p in positions.values()) + height
+    grow_down = max(0.0, bottom - (anchor[1] + height))
+    # Columns move twice the overhang: the edge between two columns runs up the lane halfway.
+    grow_left = 2 * max(0.0, anchor[0] - left)
+    grow_right = 2 * max(0.0, right - (anchor[0] + width))
+    for other in list(design.nodes.values()):
+        if other.id in positions:
+            continue
+        x, y = other.pos
+        if x + width <= anchor[0] + 1:
+            target = (x - grow_left, y)
+        elif x >= anchor[0] + width - 1:
+            target = (x + grow_right, y)
+        elif y > anchor[1] + 1:
+            target = (x, y + grow_down)
+        else:
+            continue
+        if target != (x, y):
+            design.move(other.id, target)
+            moved[other.id] = (target, (x, y))
+    return moved
+
+
+def _pull_source(design: Design, inner: set[str], anchor, width: float) -> bool:
+    """Should the node feeding the block come along into the block's column? When the block
+    starts a column, its input comes from the bottom of the previous one: with it in the column,
+    the branches fork right above the block (one edge then leads from column to column)."""
+    sources = {e.src for e in design.edges if e.dst in inner and e.src not in inner}
+    if len(sources) != 1:
+        return False
+    source = design.nodes[next(iter(sources))]
+    if any(e.dst not in inner for e in design.outgoing(source.id)):
+        return False
+    above = abs(source.pos[0] - anchor[0]) < width / 2 and source.pos[1] < anchor[1]
+    return not above
+
+
+def _give_room_back(design: Design, state: OpenComposite) -> None:
+    """Nodes moved aside when the block was opened go back, unless they were moved since."""
+    for node_id, (moved_to, was) in state.moved.items():
+        node = design.nodes.get(node_id)
+        if node is not None and abs(node.pos[0] - moved_to[0]) < 0.5 and abs(node.pos[1] - moved_to[1]) < 0.5:
+            design.move(node_id, was)
 
 
 def collapse(design: Design, state: OpenComposite) -> str:
     ids = [i for i in state.inner_ids if i in design.nodes]
+    _give_room_back(design, state)
     if state.is_unchanged(design):
         return _replace_by_node(design, ids, state.block, state.params, state.node_id, state.pos,
                                 state.label, state.frozen, exit_id=state.exit_id)

@@ -1,50 +1,69 @@
-"""Automatic layered layout (top to bottom): each node one layer below its deepest parent,
-nodes in a layer ordered by the mean place of their parents (two sweeps, which untangles the
-branches of inception and residual blocks), layers centred on one axis.
+"""Automatic layout on the canvas and the path an edge takes between two ports.
 
-Pure arithmetic on the design (no Qt), so it is tested and timed like the engine.
+The arrangement itself is the engine's (``engine.layout``: stages side by side in columns,
+branches of a block side by side, no edge under a node); this module gives it the canvas's node
+size and draws edges to match: a curve for an edge that goes down, and for one that has to go up
+(from the bottom of one column to the top of the next) a path up the free lane between them.
 """
 from __future__ import annotations
 
+from PySide6.QtCore import QPointF
+from PySide6.QtGui import QPainterPath
+
+from engine import layout as engine_layout
 from engine.graph import Design
 
-NODE_WIDTH = 210.0
-NODE_HEIGHT = 78.0
-H_GAP = 50.0
-V_GAP = 58.0  # room for the edge's shape label between layers
+from .node_style import FULL, node_size, style_for
+
+NODE_WIDTH, NODE_HEIGHT = node_size(FULL)  # the full style's box (document.py places new nodes with it)
+CORNER = 12.0  # radius of the bends of an edge that goes up
 
 
-def layered_layout(design: Design, node_ids=None) -> dict[str, tuple[float, float]]:
-    """New positions (top-left corners) for ``node_ids`` (all nodes when None). A subset is laid
-    out where it stands: its top-left corner and its centre line stay put."""
-    ids = set(design.nodes) if node_ids is None else {n for n in node_ids if n in design.nodes}
-    if not ids:
-        return {}
-    order = [n for n in design.topological_order() if n in ids]
-    parents: dict[str, list[str]] = {n: [] for n in ids}
-    for e in design.edges:
-        if e.src in ids and e.dst in ids and e.src not in parents[e.dst]:
-            parents[e.dst].append(e.src)
-    layer: dict[str, int] = {}
-    for n in order:
-        layer[n] = 1 + max((layer[p] for p in parents[n]), default=-1)
-    layers: list[list[str]] = [[] for _ in range(max(layer.values()) + 1)]
-    for n in order:
-        layers[layer[n]].append(n)
-    slot: dict[str, float] = {}
-    for _sweep in range(2):
-        for members in layers:
-            members.sort(key=lambda n: _mean([slot[p] for p in parents[n] if p in slot], slot.get(n, 0.0)))
-            for i, n in enumerate(members):
-                slot[n] = i - (len(members) - 1) / 2
-    if node_ids is None:
-        x0, y0 = 0.0, 0.0
-    else:
-        xs = [design.nodes[n].pos[0] for n in ids]
-        x0, y0 = (min(xs) + max(xs)) / 2, min(design.nodes[n].pos[1] for n in ids)
-    step_x, step_y = NODE_WIDTH + H_GAP, NODE_HEIGHT + V_GAP
-    return {n: (round(x0 + slot[n] * step_x, 1), round(y0 + layer[n] * step_y, 1)) for n in ids}
+def sizes_for(design: Design, style: str | None = None) -> engine_layout.Sizes:
+    """Layout geometry for the node style the canvas draws ``design`` in (by its size when None)."""
+    width, height = node_size(style or style_for(len(design.nodes)))
+    return engine_layout.Sizes(node_width=width, node_height=height)
 
 
-def _mean(values: list[float], default: float) -> float:
-    return sum(values) / len(values) if values else default
+def layered_layout(design: Design, node_ids=None, style: str | None = None) -> dict[str, tuple[float, float]]:
+    """New positions (top-left corners) for ``node_ids`` (every node when None, wrapped into
+    columns to fill a landscape canvas). A subset is laid out as one column where it stands."""
+    return engine_layout.auto_layout(design, node_ids, sizes_for(design, style))
+
+
+def opened_layout(design: Design, inner_ids, top_left, with_source: bool = False,
+                  style: str | None = None) -> dict[str, tuple[float, float]]:
+    """Positions for the inside of an opened block, its first row where the block stood (with
+    ``with_source``, the node feeding it first, then the block's nodes)."""
+    return engine_layout.layout_opened(design, inner_ids, top_left, sizes_for(design, style), with_source)
+
+
+def edge_path(start: QPointF, end: QPointF) -> QPainterPath:
+    """The drawn path of an edge from an output port at ``start`` to an input port at ``end``:
+    an S-curve going down, or square with rounded bends up a lane when the input is not below."""
+    width = NODE_WIDTH
+    route = engine_layout.edge_route((start.x(), start.y()), (end.x(), end.y()),
+                                     detour=width / 2 + engine_layout.Sizes().lane / 2)
+    path = QPainterPath(start)
+    if route is None:
+        dy = max(40.0, abs(end.y() - start.y()) / 2)
+        path.cubicTo(QPointF(start.x(), start.y() + dy), QPointF(end.x(), end.y() - dy), end)
+        return path
+    points = [QPointF(x, y) for x, y in route]
+    for before, corner, after in zip(points, points[1:], points[2:]):
+        r = min(CORNER, _dist(before, corner) / 2, _dist(corner, after) / 2)
+        path.lineTo(_towards(corner, before, r))
+        path.quadTo(corner, _towards(corner, after, r))
+    path.lineTo(points[-1])
+    return path
+
+
+def _dist(a: QPointF, b: QPointF) -> float:
+    return abs(a.x() - b.x()) + abs(a.y() - b.y())  # the route is axis-aligned
+
+
+def _towards(corner: QPointF, other: QPointF, r: float) -> QPointF:
+    d = _dist(corner, other)
+    if d == 0:
+        return QPointF(corner)
+    return QPointF(corner.x() + (other.x() - corner.x()) * r / d, corner.y() + (other.y() - corner.y()) * r / d)

@@ -1,16 +1,20 @@
-"""The canvas view: zoom (wheel, Ctrl+±, fit), pan (middle button or space + drag), rubber band."""
+"""The canvas view: zoom (wheel, Ctrl+±, fit), pan (middle button or space + drag), rubber band,
+and an overview of the whole design in its corner (``minimap``)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QRectF, Qt
-from PySide6.QtGui import QPainter
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
+from PySide6.QtGui import QPainter, QTransform
 from PySide6.QtWidgets import QGraphicsView
 
+from .minimap import Minimap
+
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
-READABLE_ZOOM = 0.8  # fitting a huge design never shrinks text below this
+READABLE_ZOOM = 0.5  # fitting a huge design never shrinks text below this
+FIT_MARGIN = 40.0  # scene units around the design when it is fitted
 
 
 class CanvasView(QGraphicsView):
-    def __init__(self, scene, parent=None):
+    def __init__(self, scene, parent=None, minimap: bool = True):
         super().__init__(scene, parent)
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
@@ -21,6 +25,16 @@ class CanvasView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
         self._space_down = False
+        self.minimap: Minimap | None = None
+        if minimap:
+            self.attach_minimap()
+
+    def attach_minimap(self) -> Minimap:
+        """The overview in the viewport's bottom-right corner (shown while part of the design is
+        out of view)."""
+        if self.minimap is None:
+            self.minimap = Minimap(self)
+        return self.minimap
 
     @property
     def zoom(self) -> float:
@@ -29,6 +43,8 @@ class CanvasView(QGraphicsView):
     def set_zoom(self, factor: float) -> None:
         factor = max(MIN_ZOOM, min(MAX_ZOOM, factor))
         self.scale(factor / self.zoom, factor / self.zoom)
+        if self.minimap is not None:
+            self.minimap.refresh()
 
     def zoom_in(self) -> None:
         self.set_zoom(self.zoom * 1.25)
@@ -36,24 +52,35 @@ class CanvasView(QGraphicsView):
     def zoom_out(self) -> None:
         self.set_zoom(self.zoom / 1.25)
 
-    def fit(self, readable: bool = False) -> None:
-        """Show every node. With ``readable`` a huge design is shown from its top at a zoom where
-        the text can still be read, instead of as a thumbnail."""
+    def fit_zoom(self, readable: bool = False) -> float:
+        """The zoom :meth:`fit` chooses for the current design and viewport (nothing moves)."""
+        return self._fit_plan(readable)[0]
+
+    def _fit_plan(self, readable: bool) -> tuple[float, QPointF | None]:
+        """(zoom, scene point to centre on); the point is None for an empty scene."""
         rect = self.scene().itemsBoundingRect()
         if rect.isNull():
-            self.resetTransform()
-            self.centerOn(0, 0)
-            return
-        rect = rect.adjusted(-40, -40, 40, 40)
-        self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom > 1.0:
-            self.set_zoom(1.0)
-        if readable and self.zoom < READABLE_ZOOM:
-            self.set_zoom(READABLE_ZOOM)
-            visible = self.mapToScene(self.viewport().rect()).boundingRect()
-            self.centerOn(rect.center().x(), rect.top() + visible.height() / 2)
-        else:
-            self.centerOn(rect.center())
+            return 1.0, None
+        rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
+        width, height = max(self.viewport().width(), 1), max(self.viewport().height(), 1)
+        whole = min(width / rect.width(), height / rect.height(), 1.0)
+        if not readable or whole >= READABLE_ZOOM:
+            return max(MIN_ZOOM, whole), rect.center()
+        # Too big to read whole: as wide as fits (never below readable), from the top.
+        zoom = max(READABLE_ZOOM, min(width / rect.width(), 1.0))
+        visible_w, visible_h = width / zoom, height / zoom
+        x = rect.center().x() if visible_w >= rect.width() else rect.left() + visible_w / 2
+        return zoom, QPointF(x, rect.top() + visible_h / 2)
+
+    def fit(self, readable: bool = False) -> None:
+        """Show every node (at most at 100 %). With ``readable`` a design too big to read whole
+        (below 50 %) is shown as wide as fits, from its top, at a zoom where the text can be read;
+        the overview in the corner shows the rest."""
+        zoom, centre = self._fit_plan(readable)
+        self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.centerOn(centre if centre is not None else QPointF(0, 0))
+        if self.minimap is not None:
+            self.minimap.rebuild()
 
     def center_on_node(self, item) -> None:
         self.ensureVisible(item.sceneBoundingRect(), 60, 60)
@@ -115,3 +142,13 @@ class CanvasView(QGraphicsView):
 
     def visible_scene_rect(self) -> QRectF:
         return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def resizeEvent(self, event):
+        super().resizeEvent(event)
+        if self.minimap is not None:
+            self.minimap.refresh()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        if self.minimap is not None:
+            self.minimap.refresh()

@@ -52,8 +52,12 @@ def spatial_out(what, spatial, k, s, p, d, ceil=False):
                     f"or more padding; or remove a downsampling layer before this one",
                 expected=f"input ≥ {need}", received=n)
         # Real input rows after the last window's end are never seen (rows of padding don't count).
+        # A 1-pixel window with a stride is a deliberate subsampling, not a size that does not
+        # divide: it reads one row in every `stride` at any input size (torchvision's ResNet
+        # downsamples its shortcut so, with a 1×1 stride-2 conv, while the 3×3 beside it reads
+        # every row), so the trailing row it skips on an even size is not worth a warning.
         dropped = (pi + n - 1) - ((o - 1) * si + di * (ki - 1))
-        if dropped > 0 and not ceil:
+        if dropped > 0 and not ceil and ki > 1:
             span = n + 2 * pi - di * (ki - 1) - 1
             uneven.append((n, ki, si, pi, di, span, dropped))
         outs.append(o)

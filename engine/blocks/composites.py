@@ -40,9 +40,9 @@ class Builder:
         return SubGraph(self.nodes, self.edges, output)
 
 
-def infer_subgraph(sub: SubGraph, ins: list[tuple], resolve, expected_uneven=()) -> Inference:
+def infer_subgraph(sub: SubGraph, ins: list[tuple], resolve) -> Inference:
     """Run the primitive inferences of a sub-graph; totals and the composed receptive field.
-    ``expected_uneven``: inner nodes whose skipped rows are by design (no warning)."""
+    Its diagnostics are exactly those of its inner blocks (opening the block shows the same)."""
     shapes: dict[str, tuple] = {f"$in{i}": s for i, s in enumerate(ins)}
     rfs: dict[str, tuple | None] = {f"$in{i}": tuple((1, 1) for _ in s[1:]) for i, s in enumerate(ins)}
     incoming: dict[str, list[str]] = {}
@@ -67,26 +67,20 @@ def infer_subgraph(sub: SubGraph, ins: list[tuple], resolve, expected_uneven=())
         rfs[node_id] = compose_rf([rfs[s] for s in srcs], inf.rf, inf.shape)
         params, buffers, macs = params + inf.params, buffers + inf.buffers, macs + inf.macs
         activations += inf.activations if inf.activations is not None else math.prod(inf.shape)
-        warnings += [w._replace(message=f"inside '{node_id}': {w.message}") for w in inf.warnings
-                     if not (w.code == "uneven-stride" and node_id in expected_uneven)]
+        warnings += [w._replace(message=f"inside '{node_id}': {w.message}") for w in inf.warnings]
     return Inference(shapes[sub.output], params, buffers, macs, rfs[sub.output], tuple(warnings), activations)
 
 
-def make_infer(expand, resolve=None, expected_uneven=()):
+def make_infer(expand, resolve=None):
     def infer(p, ins):
         from . import get  # the registry imports this module
-        return infer_subgraph(expand(p, ins), ins, resolve or get, expected_uneven)
+        return infer_subgraph(expand(p, ins), ins, resolve or get)
     return infer
 
 
-def composite(key, title, params, expand, doc, expected_uneven=()):
-    return BlockSpec(key, title, COMPOSITE, doc.split(". ")[0], params, make_infer(expand, None, expected_uneven),
+def composite(key, title, params, expand, doc):
+    return BlockSpec(key, title, COMPOSITE, doc.split(". ")[0], params, make_infer(expand, None),
                      None, expand=expand, doc=doc)
-
-
-# A strided 1×1 projection samples every other pixel on purpose: the 3×3 branch beside it
-# sees every row, so "the last row is never seen" would be noise on every standard ResNet.
-PROJECTION = ("downsample_0",)
 
 
 # Residual blocks ------------------------------------------------------------------------
@@ -244,12 +238,12 @@ def blocks():
                   (_ch("out_channels", 64, "channels of both 3×3 convs and of the output"), _stride()),
                   residual_basic,
                   "3×3 → BN → ReLU → 3×3 → BN, + shortcut, ReLU (ResNet-18/34). The shortcut becomes a 1×1 "
-                  "conv + BN automatically when the stride or channel count changes.", PROJECTION),
+                  "conv + BN automatically when the stride or channel count changes."),
         composite("residual_bottleneck", "Residual block (bottleneck)",
                   (_ch("width", 64, "channels of the 1×1 reduce and the 3×3"), _stride(),
                    Param("expansion", "int", 4, "output channels = width × expansion", min=1, max=8)),
                   residual_bottleneck,
-                  "1×1 reduce → 3×3 → 1×1 expand ×4, + shortcut (ResNet-50/101/152).", PROJECTION),
+                  "1×1 reduce → 3×3 → 1×1 expand ×4, + shortcut (ResNet-50/101/152)."),
         composite("separable_block", "Depthwise-separable block",
                   (_ch("out_channels", 64, "channels of the pointwise conv"), _stride()),
                   separable_block, "depthwise 3×3 → BN → ReLU → pointwise 1×1 → BN → ReLU (MobileNet)."),
