@@ -17,6 +17,7 @@ from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath,
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyleOptionGraphicsItem
 
 from ..theme import CATEGORY_COLORS, LIGHT
+from .layout import edge_path
 from .node_style import COMPACT, FULL, min_width, node_size
 
 __all__ = ["NodeItem", "EdgeItem", "PortItem", "node_size", "FULL", "COMPACT"]
@@ -414,11 +415,8 @@ class EdgeItem(QGraphicsPathItem):
 
     def update_path(self) -> None:
         start, end = self.endpoints()
-        path = QPainterPath(start)
-        dy = max(40.0, abs(end.y() - start.y()) / 2)
-        path.cubicTo(QPointF(start.x(), start.y() + dy), QPointF(end.x(), end.y() - dy), end)
         self.prepareGeometryChange()
-        self.setPath(path)
+        self.setPath(edge_path(start, end))  # the layout's route: an S-curve down, a lane up
         self._place_label()
 
     def set_label(self, text: str, problem: bool, broken: bool = False) -> None:

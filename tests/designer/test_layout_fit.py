@@ -149,8 +149,6 @@ def test_templates_laid_out_without_overlaps_or_edges_under_nodes(qtbot, make_wi
         assert _problems(window.scene, _routed(window.scene)) == [], name
 
 
-@pytest.mark.xfail(reason="until EdgeItem.update_path (designer/canvas/items.py) draws layout.edge_path",
-                   strict=False)
 def test_the_canvas_draws_edges_as_the_layout_routes_them(qtbot, make_window):
     window = make_window(training=False)
     _load(window, "resnet50")
