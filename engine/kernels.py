@@ -3,15 +3,15 @@
 The kernel playground of the app uses this to teach convolution: pick a kernel (or type one),
 choose stride and padding, and see the output and its shape. The shape comes from the same
 arithmetic the analysis pass uses (:func:`engine.blocks.common.out_size`), so the lesson and the
-designer can never disagree.
+designer can never disagree. The convolution itself is numpy (a test holds it to torch's
+``conv2d``): the playground works the moment the app opens, before torch has been imported.
 """
 from __future__ import annotations
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
 from .blocks.common import out_size
+from .blocks.lazy import LazyModule
+
+np = LazyModule("numpy")  # the app's first window lists the kernels without importing numpy
 
 CLASSIC_KERNELS: dict[str, list[list[float]]] = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
@@ -68,13 +68,14 @@ def output_shape(height: int, width: int, kernel_shape: tuple[int, int], stride:
 
 def apply_kernel(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding: int = 0) -> np.ndarray:
     """Cross-correlate a 2-D image (H×W, or C×H×W applied to every channel and summed as a conv
-    layer with one filter does) with ``kernel``, zero padding; returns the H'×W' output."""
-    img = torch.as_tensor(np.asarray(image, dtype=np.float32))
+    layer with one filter does) with ``kernel``, zero padding; returns the H'×W' output, as
+    ``torch.nn.functional.conv2d`` computes it."""
+    img = np.asarray(image, dtype=np.float32)
     if img.ndim == 2:
         img = img[None]
     if img.ndim != 3:
         raise ValueError(f"expected an image of shape H×W or C×H×W, got {tuple(img.shape)}")
-    k = torch.as_tensor(np.asarray(kernel, dtype=np.float32))
+    k = np.asarray(kernel, dtype=np.float32)
     if k.ndim != 2:
         raise ValueError(f"expected a 2-D kernel, got shape {tuple(k.shape)}")
     if stride < 1 or padding < 0:
@@ -83,7 +84,10 @@ def apply_kernel(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding
     if h <= 0 or w <= 0:
         raise ValueError(f"the output would be {h}×{w}: the {k.shape[0]}×{k.shape[1]} kernel does not fit "
                          f"the {img.shape[1]}×{img.shape[2]} image with padding {padding}; add padding")
-    weight = k.expand(1, img.shape[0], *k.shape)
-    with torch.no_grad():
-        out = F.conv2d(img[None], weight, stride=stride, padding=padding)
-    return out[0, 0].numpy()
+    summed = np.pad(img, ((0, 0), (padding, padding), (padding, padding))).sum(axis=0, dtype=np.float32)
+    out = np.zeros((h, w), dtype=np.float32)
+    # One shifted, strided view of the image per kernel cell (at most 15×15 of them): the image
+    # is the big axis, so this stays vectorised where it matters.
+    for (dy, dx), weight in np.ndenumerate(k):
+        out += weight * summed[dy:dy + stride * (h - 1) + 1:stride, dx:dx + stride * (w - 1) + 1:stride]
+    return out

@@ -13,10 +13,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
+from .blocks.lazy import LazyModule
 from .graph import Design
 from .persistence import atomic_write_text, from_dict, to_dict
+
+np = LazyModule("numpy")  # imported with the first curve point: the app's first window needs none
 
 
 class Series:

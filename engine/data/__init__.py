@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from ..analysis import Diagnostic, analyze
+from ..dataset_names import describe, names
 from .augment import Augment
 from .base import DatasetBundle, DatasetError, TensorSet, adapt_tensor, channel_stats, fetch, split_indices
 from .builtin import digits, shapes, signal
@@ -25,23 +26,7 @@ from .downloads import SETS as DOWNLOADABLE
 from .downloads import cache_dir, load_torchvision
 from .files import FileImageSet, image_files, natural_shape, no_image_decoded
 
-BUILTIN = {
-    "digits": "8×8 handwritten digits (UCI, 1,797 images, bundled)",
-    "shapes": "procedural circles, squares, triangles and crosses (any size and channels)",
-    "signal": "procedural noisy 1-D sequences with a pattern hidden anywhere",
-    "mnist": "MNIST handwritten digits 28×28 (downloaded once)",
-    "fashion-mnist": "Fashion-MNIST clothing 28×28 (downloaded once)",
-    "cifar10": "CIFAR-10 colour photos 32×32 (downloaded once)",
-}
 STAT_SAMPLES = 512  # images decoded to estimate normalisation for file datasets
-
-
-def names() -> list[str]:
-    return list(BUILTIN)
-
-
-def describe(name: str) -> str:
-    return BUILTIN.get(name, "a folder of images or a CSV file")
 
 
 def load(name_or_path: str, input_shape=None, val_fraction: float = 0.2, seed: int = 0,

@@ -2,13 +2,12 @@
 pretrained nodes), learning-rate schedule and loss."""
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .config import ConfigError, TrainConfig
+from .schedule_math import lr_factor, total_steps, warmup_steps
 
 
 def resolve_device(name: str) -> tuple[torch.device, str]:
@@ -65,13 +64,15 @@ def make_optimizer(groups: list[dict], config: TrainConfig) -> torch.optim.Optim
 class LRSchedule:
     """The learning rate as ``base × warm-up × schedule × plateau`` for every group, set before
     each step. One class (not torch's chained schedulers) so warm-up combines with every
-    schedule, reduce-on-plateau included, and its state is a plain dict for checkpoints."""
+    schedule, reduce-on-plateau included, and its state is a plain dict for checkpoints. The
+    warm-up × schedule factor is closed-form arithmetic (:mod:`.schedule_math`), which the app's
+    preview draws without torch."""
 
     def __init__(self, optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int):
         self.optimizer, self.config = optimizer, config
         self.steps_per_epoch = max(1, steps_per_epoch)
-        self.total = self.steps_per_epoch * config.epochs
-        self.warmup = round(config.warmup_epochs * self.steps_per_epoch)
+        self.total = total_steps(config, self.steps_per_epoch)
+        self.warmup = warmup_steps(config, self.steps_per_epoch)
         self.base = [g["lr"] for g in optimizer.param_groups]
         self.plateau_factor = 1.0
         self.best: float | None = None
@@ -79,23 +80,7 @@ class LRSchedule:
         self.step_count = 0
 
     def factor(self, step: int) -> float:
-        c = self.config
-        warm = min(1.0, (step + 1) / self.warmup) if self.warmup and c.schedule != "onecycle" else 1.0
-        epoch = step / self.steps_per_epoch
-        if c.schedule == "step":
-            f = c.gamma ** int(epoch // max(1, c.step_size))
-        elif c.schedule == "multistep":
-            f = c.gamma ** sum(1 for m in c.milestones if epoch >= m)
-        elif c.schedule == "cosine":
-            span = max(1, self.total - self.warmup)
-            t = min(1.0, max(0, step - self.warmup) / span)
-            floor = c.min_lr / c.lr
-            f = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-        elif c.schedule == "onecycle":
-            f = _one_cycle(step, self.total, self.warmup or round(0.3 * self.total))
-        else:
-            f = 1.0
-        return warm * f * self.plateau_factor
+        return lr_factor(self.config, step, self.steps_per_epoch) * self.plateau_factor
 
     def apply(self, step: int) -> float:
         """Set the groups' learning rates for ``step``; returns the first group's."""
@@ -128,18 +113,6 @@ class LRSchedule:
         self.best = state["best"]
         self.bad_epochs = int(state["bad_epochs"])
         self.step_count = int(state["step"])
-
-
-def _one_cycle(step: int, total: int, rise: int, div: float = 25.0, final_div: float = 1e4) -> float:
-    """Leslie Smith's one-cycle policy (as torch's OneCycleLR, cosine): from lr/div up to lr in
-    ``rise`` steps, then down to lr/(div·final_div)."""
-    rise = max(1, min(rise, total - 1))
-    start, end = 1 / div, 1 / (div * final_div)
-    if step < rise:
-        t = step / rise
-        return start + (1 - start) * 0.5 * (1 - math.cos(math.pi * t))
-    t = min(1.0, (step - rise) / max(1, total - rise))
-    return end + (1 - end) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def make_loss(config: TrainConfig, num_outputs: int):

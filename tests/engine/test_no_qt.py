@@ -69,6 +69,16 @@ from engine import analyze, templates
 for name in ("lenet5", "resnet50", "googlenet"):
     report = analyze(templates.build(name))
     assert report.valid and report.total_params > 0, name
+# The training panel's form, schedule preview, dataset names and kernel list (app start-up).
+import engine.training, engine.training.events, engine.runs, engine.kernels
+from engine import dataset_names
+from engine.training import schedule_math
+from engine.training.config import SCHEDULES, TrainConfig
+for schedule in SCHEDULES:
+    x, y = schedule_math.lr_curve(TrainConfig(schedule=schedule, warmup_epochs=1), 20)
+    assert len(x) == len(y) > 0 and max(y) <= 1e-3 + 1e-12, schedule
+assert "digits" in dataset_names.names() and engine.kernels.CLASSIC_KERNELS
+engine.runs.RunHistory()
 leaked = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "torchvision"))
 assert not leaked, leaked
 print("ok")
@@ -77,7 +87,8 @@ print("ok")
 
 def test_catalog_analysis_and_templates_need_no_torch():
     """The app's first window shows before torch is imported: the catalog, the analysis and
-    the templates are arithmetic, and builders import torch only when they build."""
+    the templates are arithmetic, and builders import torch only when they build; the training
+    configuration, its schedule and the dataset names need neither torch nor numpy."""
     result = subprocess.run([sys.executable, "-c", NO_TORCH], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().endswith("ok")

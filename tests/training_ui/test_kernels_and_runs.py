@@ -31,6 +31,21 @@ def test_output_shape_matches_torch(size, k, s, p):
     np.testing.assert_allclose(out, ref[0, 0].numpy(), rtol=1e-5)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_random_kernels_on_colour_images_match_torch_conv2d(seed):
+    """The playground's numpy convolution is torch's: any kernel, channels summed, stride, padding."""
+    rng = np.random.default_rng(seed)
+    channels, kh, kw = int(rng.integers(1, 4)), int(rng.integers(1, 8)), int(rng.integers(1, 8))
+    s, p = int(rng.integers(1, 4)), int(rng.integers(0, 4))
+    img = rng.normal(size=(channels, int(rng.integers(kh, 40)), int(rng.integers(kw, 40)))).astype(np.float32)
+    kernel = rng.normal(size=(kh, kw)).astype(np.float32)
+    out = apply_kernel(img if channels > 1 else img[0], kernel, stride=s, padding=p)
+    weight = torch.tensor(kernel).expand(1, channels, kh, kw)
+    ref = torch.nn.functional.conv2d(torch.tensor(img)[None], weight, stride=s, padding=p)[0, 0].numpy()
+    assert out.shape == ref.shape
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
 def test_every_classic_kernel_is_three_by_three():
     assert all(classic_kernel(name).shape == (3, 3) for name in CLASSIC_KERNELS)
     assert classic_kernel("box blur").sum() == pytest.approx(1.0)
