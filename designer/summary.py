@@ -1,10 +1,9 @@
 """The layer summary: a torchinfo-style table (copyable as text) and per-layer bar charts of
 parameters, compute and memory — where the classic result shows (catalog §6): convolutions
-hold the compute, the first fully connected layer the parameters."""
+hold the compute, the first fully connected layer the parameters. The charts are pyqtgraph plots
+made when first painted (:class:`designer.deferred.Deferred`)."""
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QGuiApplication
 from PySide6.QtWidgets import (QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableWidget,
@@ -16,6 +15,7 @@ from engine.blocks.base import fmt_shape
 from engine.summary import human, human_bytes
 
 from . import theme as themes
+from .deferred import Deferred, pg
 
 COLUMNS = ("Layer", "Block", "Output shape", "Params", "MACs", "Memory")
 CHARTS = (("params", "Parameters"), ("macs", "Multiply-accumulates"), ("memory", "Activation memory (bytes)"))
@@ -50,14 +50,10 @@ class SummaryPanel(QWidget):
         row.addWidget(self.copy_button)
         layout.addLayout(row)
         self.tabs.addTab(table_page, "Table")
-        self.plots: dict[str, pg.PlotWidget] = {}
+        self.plots: dict[str, BarChart] = {}
         for key, title in CHARTS:
-            plot = pg.PlotWidget()
-            plot.setMenuEnabled(False)
-            plot.setLabel("left", title)
-            plot.showGrid(y=True, alpha=0.25)
-            self.plots[key] = plot
-            self.tabs.addTab(plot, title.split(" (")[0])
+            self.plots[key] = BarChart(title)
+            self.tabs.addTab(self.plots[key], title.split(" (")[0])
         outer = QVBoxLayout(self)
         outer.setContentsMargins(2, 2, 2, 2)
         outer.addWidget(self.tabs)
@@ -75,10 +71,7 @@ class SummaryPanel(QWidget):
     def set_theme(self, theme: themes.Theme) -> None:
         self.theme = theme
         for plot in self.plots.values():
-            plot.setBackground(QColor(theme.node_fill))
-            for axis in ("left", "bottom"):
-                plot.getAxis(axis).setTextPen(QColor(theme.text))
-                plot.getAxis(axis).setPen(QColor(theme.subtext))
+            plot.set_theme(theme)
         self.refresh()
 
     def refresh(self) -> None:
@@ -115,15 +108,51 @@ class SummaryPanel(QWidget):
         step = max(1, len(names) // 24)  # at most ~24 tick labels stay readable
         ticks = [[(i, names[i]) for i in range(0, len(names), step)]]
         for key, plot in self.plots.items():
-            plot.clear()
-            values = np.array([float(row[key] * (self.batch if key == "memory" else 1)) for row in self.rows])
-            if len(values):
-                plot.addItem(pg.BarGraphItem(x=np.arange(len(values)), height=values, width=0.8,
-                                             brushes=colors, pens=[pg.mkPen(None)] * len(values)))
-            plot.getAxis("bottom").setTicks(ticks)
+            values = [float(row[key] * (self.batch if key == "memory" else 1)) for row in self.rows]
+            plot.show_bars(values, colors, ticks)
 
     def text(self) -> str:
         return summary.text_table(self.document.design, self.document.report, self.batch)
 
     def copy_text(self) -> None:
         QGuiApplication.clipboard().setText(self.text())
+
+
+class BarChart(Deferred):
+    """One value per layer as coloured bars: a pyqtgraph plot made when first painted, drawing
+    the last bars it was given."""
+
+    def __init__(self, title: str, parent=None):
+        super().__init__(parent)
+        self.title = title
+        self._bars = ([], [], [[]])
+        self._theme: themes.Theme | None = None
+
+    def _build(self) -> None:
+        self.plot = pg.PlotWidget()
+        self.plot.setMenuEnabled(False)
+        self.plot.setLabel("left", self.title)
+        self.plot.showGrid(y=True, alpha=0.25)
+        self.body.addWidget(self.plot)
+        if self._theme is not None:
+            self.set_theme(self._theme)
+        self.show_bars(*self._bars)
+
+    def set_theme(self, theme: themes.Theme) -> None:
+        self._theme = theme
+        if not self.is_built:
+            return
+        self.plot.setBackground(QColor(theme.node_fill))
+        for axis in ("left", "bottom"):
+            self.plot.getAxis(axis).setTextPen(QColor(theme.text))
+            self.plot.getAxis(axis).setPen(QColor(theme.subtext))
+
+    def show_bars(self, values: list[float], colors: list, ticks: list) -> None:
+        self._bars = (values, colors, ticks)
+        if not self.is_built:
+            return
+        self.plot.clear()
+        if len(values):
+            self.plot.addItem(pg.BarGraphItem(x=list(range(len(values))), height=values, width=0.8,
+                                              brushes=colors, pens=[pg.mkPen(None)] * len(values)))
+        self.plot.getAxis("bottom").setTicks(ticks)

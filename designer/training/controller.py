@@ -1,25 +1,35 @@
 """Ties the training panel and views to the document and the run: loads datasets, offers the
 fixes, starts a :class:`TrainingSession` on a snapshot of the design, turns the trainer's
 events into run-history points and view updates, and stops the run when the window closes.
+
+Torch is imported in the background after the window's first frame (:mod:`.torch_runtime`);
+until then the panel says so, and a dataset chosen meanwhile loads as soon as torch is there.
+Every torch call runs in a background thread; the modules that import torch are reached through
+lazy stand-ins, first used after that import.
 """
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
 
-import torch
 from PySide6.QtCore import QObject, Signal
 
-from engine import data as datasets
 from engine.analysis import analyze
+from engine.blocks.lazy import LazyModule
 from engine.runs import RunHistory, RunRecord
 from engine.training import events as ev
 
-from . import inspection, probes
+from . import inspection, torch_runtime
 from .background import BackgroundTask, LatestOnly
-from .engine_adapter import FilterWeights, run_trainer
+from .dataset_preview import preview_of, with_preview
 from .worker import TrainingSession
 
+# These import torch: used only once torch_runtime has imported them off the UI thread.
+datasets = LazyModule("engine.data")
+probes = LazyModule("designer.training.probes")
+engine_adapter = LazyModule("designer.training.engine_adapter")
+
+_NOT_FITTED = object()  # _fitted_for of samples not yet shown for any input shape
 MAX_TAPPED_NODES = 24  # feature maps sampled per run; the selected node always among them
 
 
@@ -43,6 +53,8 @@ class TrainingController(QObject):
         self.initial_weights_path: str | None = None  # imported weights the next run starts from
         self._loading: str | None = None  # the dataset being loaded in the background
         self._start_when_loaded = False
+        self._previews: dict[int, tuple] = {}  # id(bundle) → (bundle, DatasetPreview), raw and fitted
+        self._closed = False
         self._tasks: list[BackgroundTask] = []  # background loads still running
         self.jobs = LatestOnly(self)  # probes, evaluation, reading weights: off the UI thread
         self._unsubscribe = document.design.subscribe(self._on_design_event)
@@ -62,15 +74,38 @@ class TrainingController(QObject):
         fm.shift_changed.connect(lambda _dy, _dx: self.update_equivariance())
         fm.sample_changed.connect(self._on_sample_changed)
         views.runs.selection_changed.connect(self._on_runs_chosen)
-        self.choose_dataset(panel.dataset.currentData())
+        self._update_schedule_preview()  # plain arithmetic: drawn at once
+        self.choose_dataset(panel.dataset.currentData())  # waits for torch
+        torch_runtime.when_ready(self._on_torch_ready, self._on_torch_failed)
+
+    def _on_torch_ready(self, devices) -> None:
+        if self._closed:
+            return
+        self.panel.set_devices(devices)
+        if self._loading is not None:
+            self.choose_dataset(self._loading)
+
+    def _on_torch_failed(self, message: str) -> None:
+        if self._closed:
+            return
+        self._loading = None
+        self._start_when_loaded = False
+        self.panel.show_loading(None)
+        self.panel.show_error(f"PyTorch could not be loaded, so training is unavailable: {message}")
 
     # -- data --------------------------------------------------------------------------------
     def choose_dataset(self, name: str) -> None:
         """Load in a background thread (a download or a big image folder must not freeze the
         window); a later choice supersedes one still loading."""
         self._loading = name
+        if not torch_runtime.is_ready():
+            if torch_runtime.error():
+                self._on_torch_failed(torch_runtime.error())
+            else:
+                self.panel.show_loading(name, waiting_for_torch=True)  # _on_torch_ready loads the latest choice
+            return
         self.panel.show_loading(name)
-        task = BackgroundTask(lambda _progress: datasets.load(name), "dataset", self)
+        task = BackgroundTask(lambda _progress: with_preview(datasets.load(name)), "dataset", self)
         task.done.connect(lambda bundle, n=name, t=task: self._on_dataset_loaded(n, bundle, t))
         task.failed.connect(lambda message, n=name, t=task: self._on_dataset_failed(n, message, t))
         self._tasks.append(task)
@@ -84,15 +119,17 @@ class TrainingController(QObject):
             self._tasks.remove(task)
         task.deleteLater()
 
-    def _on_dataset_loaded(self, name: str, bundle, task) -> None:
+    def _on_dataset_loaded(self, name: str, loaded, task) -> None:
         self._task_over(task)
         if name != self._loading:
             return  # superseded by a later choice
         self._loading = None
         self.panel.show_loading(None)
+        bundle, preview = loaded
         self.raw_bundle = self.bundle = bundle
+        self._remember_preview(bundle, preview)
         self.panel.show_error("")
-        self._fitted_for = None
+        self._fitted_for = _NOT_FITTED  # even a design without an input shape gets the samples shown
         self.recheck()
         self._update_schedule_preview()
         if self._start_when_loaded:
@@ -112,12 +149,29 @@ class TrainingController(QObject):
             self.panel.status.setText("Choose a dataset that loads.")
 
     def _show_bundle(self) -> None:
-        self.panel.show_dataset(self.bundle)
-        images, labels = self.bundle.preview(16)
-        self.views.feature_maps.set_samples(images, labels, self.bundle.classes)
-        if len(images):
-            self.views.kernels.set_image(images[0])
+        bundle = self.bundle
+        entry = self._previews.get(id(bundle))
+        if entry is None or entry[0] is not bundle:  # a bundle set from outside: sample it off-thread
+            self.jobs.submit("preview", lambda _p: preview_of(bundle), lambda p: self._on_preview(bundle, p))
+            return
+        preview = entry[1]
+        self.panel.show_dataset(bundle, preview)
+        self.views.feature_maps.set_samples(preview.images, preview.labels, bundle.classes)
+        if len(preview.images):
+            self.views.kernels.set_image(preview.images[0])
         self.update_equivariance()
+
+    def _on_preview(self, bundle, preview) -> None:
+        if bundle is self.bundle:
+            self._remember_preview(bundle, preview)
+            self._show_bundle()
+
+    def _remember_preview(self, bundle, preview) -> None:
+        """Keep the previews of the raw and the fitted bundle only."""
+        kept = {key: entry for key, entry in self._previews.items()
+                if entry[0] is self.raw_bundle or entry[0] is self.bundle}
+        kept[id(bundle)] = (bundle, preview)
+        self._previews = kept
 
     def _fit_bundle_to_design(self) -> None:
         """Resize the samples to the design's input when only the size differs (the trainer
@@ -132,14 +186,16 @@ class TrainingController(QObject):
         self._fitting = True  # until then the raw samples' mismatch is not worth showing
         # Resizing a whole dataset (to 3×224×224 for an ImageNet template: about a gigabyte)
         # takes seconds: do it off the UI thread; a newer shape replaces a pending resize.
-        self.jobs.submit("fit", lambda _p: datasets.adapt(raw, want), lambda fitted: self._on_fitted(raw, fitted),
-                         lambda _message: self._on_fitted(raw, raw))
+        self.jobs.submit("fit", lambda _p: with_preview(datasets.adapt(raw, want)),
+                         lambda fitted: self._on_fitted(raw, *fitted), lambda _message: self._on_fitted(raw, raw))
 
-    def _on_fitted(self, raw, fitted) -> None:
+    def _on_fitted(self, raw, fitted, preview=None) -> None:
         # A result for a dataset that has since been replaced would show the wrong samples.
         if fitted is not None and raw is self.raw_bundle:
             self._fitting = False
             self.bundle = fitted
+            if preview is not None:
+                self._remember_preview(fitted, preview)
             self._show_bundle()
             self.panel.show_problems(datasets.check(self.bundle, self.document.design))
 
@@ -201,7 +257,7 @@ class TrainingController(QObject):
         run_dir = str(Path(record.checkpoints_dir).parent)
         # The panel's loaded dataset goes to the trainer as is: same split, same samples.
         worker_config = {**record.config, "run_dir": run_dir, "dataset_bundle": self.bundle}
-        self.session = TrainingSession(design, worker_config, run_trainer, self)
+        self.session = TrainingSession(design, worker_config, engine_adapter.run_trainer, self)
         self.session.run_dir = run_dir
         fm = self.views.feature_maps
         if len(fm.samples):
@@ -244,6 +300,7 @@ class TrainingController(QObject):
 
     def shutdown(self) -> None:
         """The window is closing: stop the run and wait for its thread (safe to call twice)."""
+        self._closed = True
         self._unsubscribe()
         self._start_when_loaded = False
         if self.session is not None:
@@ -280,7 +337,7 @@ class TrainingController(QObject):
             if event.prediction is not None and self.bundle is not None:
                 self.views.feature_maps.set_predictions(event.input, inspection.top_k(event.prediction,
                                                                                       self.bundle.classes))
-        elif isinstance(event, FilterWeights):
+        elif isinstance(event, engine_adapter.FilterWeights):
             self._show_filters(event.node_id, event.weights, event.epoch)
         elif isinstance(event, ev.RunStarted):
             self.started = event
@@ -305,7 +362,7 @@ class TrainingController(QObject):
         self.panel.status.setText(f"Run {status}; reading its weights…")
         run_dir, design = self.session.run_dir, self.session.design
         # Reading a big model's weights takes a while: in the background; idle once they are in.
-        self.jobs.submit("after_run", lambda _p: load_run_weights(run_dir),
+        self.jobs.submit("after_run", lambda _p: probes.load_run_weights(run_dir),
                          lambda state: self._after_run(status, state, design, run_dir),
                          lambda _message: self._after_run(status, None, design, run_dir))
 
@@ -343,8 +400,10 @@ class TrainingController(QObject):
         fm = self.views.feature_maps
         if self.bundle is None or not len(fm.samples):
             return
+        import numpy as np  # here: numpy is not needed before there are samples
+
         design, state = (self.trained_design or self.document.design).copy(), self.trained_state
-        x = torch.as_tensor(fm.samples[fm.sample_spin.value()], dtype=torch.float32)[None]
+        x = np.asarray(fm.samples[fm.sample_spin.value()], dtype=np.float32)[None]  # the probe makes it a tensor
         if design.input_shape is None or tuple(x.shape[1:]) != tuple(design.input_shape) or x.ndim != 4:
             return
         dy, dx, size = fm.shift_dy.value(), fm.shift_dx.value(), tuple(x.shape[-2:])
@@ -452,19 +511,4 @@ def last_linear(design) -> str | None:
     return None
 
 
-def load_run_weights(run_dir: str | None) -> dict | None:
-    """The final weights of a run (weights.safetensors, else the last checkpoint)."""
-    if not run_dir:
-        return None
-    from engine.training.rundir import load_weights
-    for name in ("weights.safetensors", "checkpoints/last.pt"):
-        path = Path(run_dir) / name
-        if path.exists():
-            try:
-                return load_weights(path)
-            except Exception:  # noqa: BLE001 - a torn file: fall through to the next
-                continue
-    return None
-
-
-__all__ = ["TrainingController", "last_linear", "load_run_weights"]
+__all__ = ["TrainingController", "last_linear"]

@@ -1,11 +1,12 @@
 """The devices this machine really has, for the device selector: the CPU (with the thread count
-training will use), every CUDA device with its name and memory, and Apple's MPS."""
+training will use), every CUDA device with its name and memory, and Apple's MPS.
+
+:func:`available_devices` asks torch, so it runs in the background import
+(:mod:`designer.training.torch_runtime`), never on the UI thread."""
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-
-import torch
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ def training_threads() -> int:
 
 
 def available_devices() -> list[DeviceChoice]:
+    import torch
+
     choices = []
     if torch.cuda.is_available():
         for i in range(torch.cuda.device_count()):

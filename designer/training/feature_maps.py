@@ -6,10 +6,10 @@ The view only draws what it is given (maps from the trainer's feature-map events
 """
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+
+from designer.deferred import Deferred, np, pg
 
 from .images import DIVERGING, GREY, ImagePane, mosaic, normalise, to_display
 
@@ -23,16 +23,16 @@ class FeatureMapView(QWidget):
         self.node_id: str | None = None
         self.node_names: dict[str, str] = {}
         self.maps: dict[str, tuple[np.ndarray, str]] = {}  # node id → (C×H×W maps, when)
-        self.samples = np.zeros((0, 1, 8, 8), dtype=np.float32)
-        self.labels = np.zeros(0, dtype=np.int64)
+        self.samples = []  # N×C×… array once set_samples is called (numpy is imported then)
+        self.labels = []
         self.classes: list[str] = []
 
         self.tabs = QTabWidget()
         self.tabs.addTab(self._build_maps_tab(), "Activations")
         self.filters = ImagePane("first-layer filters", colormap=DIVERGING)
         self.tabs.addTab(self.filters, "Filters")
-        self.confusion = ImagePane("confusion matrix (rows: true, columns: predicted)", colormap=pg.colormap.get("CET-L12"))
-        self._confusion_text: list[pg.TextItem] = []
+        self.confusion = ImagePane("confusion matrix (rows: true, columns: predicted)", colormap="CET-L12")
+        self._confusion_text: list = []  # pg.TextItem per cell
         self.tabs.addTab(self.confusion, "Confusion")
         self.tabs.addTab(self._build_predictions_tab(), "Predictions")
         self.tabs.addTab(self._build_shift_tab(), "Shift")
@@ -66,11 +66,7 @@ class FeatureMapView(QWidget):
     def _build_predictions_tab(self) -> QWidget:
         page = QWidget()
         self.prediction_image = ImagePane("input")
-        self.prediction_plot = pg.PlotWidget(background="w", title="top-5 probabilities")
-        self.prediction_plot.setXRange(0, 1)
-        self.prediction_plot.getPlotItem().hideButtons()
-        self.prediction_bars = pg.BarGraphItem(x0=0, y=[], height=0.6, width=[], brush=(66, 133, 244))
-        self.prediction_plot.addItem(self.prediction_bars)
+        self.prediction_plot = TopProbabilities()
         self.prediction_label = QLabel()
         layout = QGridLayout(page)
         layout.addWidget(self.prediction_image, 0, 0)
@@ -167,10 +163,7 @@ class FeatureMapView(QWidget):
         self.prediction_image.set_array(to_display(image))
         names = [name for name, _ in top5]
         probs = [p for _, p in top5]
-        y = list(range(len(top5)))[::-1]
-        self.prediction_bars.setOpts(x0=0, y=y, height=0.6, width=probs)
-        self.prediction_plot.getAxis("left").setTicks([list(zip(y, names))])
-        self.prediction_plot.setYRange(-0.5, len(top5) - 0.5)
+        self.prediction_plot.show_bars(names, probs)
         verdict = "" if not true_label or not names else ("✓ correct" if names[0] == true_label else "✗ wrong")
         self.prediction_label.setText(f"true class: {true_label}   predicted: {names[0] if names else '?'} "
                                       f"({probs[0] if probs else 0:.1%})   {verdict}")
@@ -231,4 +224,30 @@ class FeatureMapView(QWidget):
         self.grab().save(path)
 
 
-__all__ = ["FeatureMapView", "GREY"]
+class TopProbabilities(Deferred):
+    """Horizontal bars of the top-k class probabilities, the most probable on top."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._bars_given = ([], [])
+
+    def _build(self) -> None:
+        self.plot = pg.PlotWidget(background="w", title="top-5 probabilities")
+        self.plot.setXRange(0, 1)
+        self.plot.getPlotItem().hideButtons()
+        self.bars = pg.BarGraphItem(x0=0, y=[], height=0.6, width=[], brush=(66, 133, 244))
+        self.plot.addItem(self.bars)
+        self.body.addWidget(self.plot)
+        self.show_bars(*self._bars_given)
+
+    def show_bars(self, names: list[str], probs: list[float]) -> None:
+        self._bars_given = (list(names), list(probs))
+        if not self.is_built:
+            return
+        y = list(range(len(names)))[::-1]
+        self.bars.setOpts(x0=0, y=y, height=0.6, width=list(probs))
+        self.plot.getAxis("left").setTicks([list(zip(y, names))])
+        self.plot.setYRange(-0.5, len(names) - 0.5)
+
+
+__all__ = ["FeatureMapView", "GREY", "TopProbabilities"]

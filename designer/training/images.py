@@ -1,18 +1,18 @@
 """Showing arrays as pictures: one image, or many small maps tiled into one mosaic.
 
 A grid of 64 feature maps is drawn as one image item, not 64 widgets: one texture upload per
-update, so maps can refresh during training without slowing the UI.
+update, so maps can refresh during training without slowing the UI. A pane makes its pyqtgraph
+items when first painted (:class:`designer.deferred.Deferred`): the app starts without them.
 """
 from __future__ import annotations
 
 import math
 
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from designer.deferred import Deferred, np, pg
 
-GREY = pg.colormap.get("CET-L1")  # perceptually uniform black→white
-DIVERGING = pg.colormap.get("CET-D1")  # blue–white–red: signed weights and kernel outputs
+# pyqtgraph colour maps, by name (looked up when a pane is built)
+GREY = "CET-L1"  # perceptually uniform black→white
+DIVERGING = "CET-D1"  # blue–white–red: signed weights and kernel outputs
 
 
 def normalise(a: np.ndarray, symmetric: bool = False) -> np.ndarray:
@@ -59,36 +59,70 @@ def mosaic(maps: np.ndarray, columns: int | None = None, gap: int = 1, symmetric
     return out
 
 
-class ImagePane(QWidget):
-    """A titled picture with locked aspect ratio; rows go down as in a photo."""
+class ImagePane(Deferred):
+    """A titled picture with locked aspect ratio; rows go down as in a photo. ``colormap`` is
+    the name of a pyqtgraph colour map."""
 
-    def __init__(self, title: str = "", colormap=GREY, parent=None):
+    def __init__(self, title: str = "", colormap: str = GREY, parent=None):
         super().__init__(parent)
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
-        self.view = self.graphics.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMenu=False)
-        self.title = self.graphics.addLabel(title, row=0, col=0, color="k", size="9pt")
-        self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(colormap)
-        self.view.addItem(self.image)
-        self.colormap = colormap
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.graphics)
+        self.colormap_name = colormap
+        self._title_text = title
+        self._shown = None  # (array, levels) last given to set_array
         self._shape = None
 
+    def _build(self) -> None:
+        self._graphics = pg.GraphicsLayoutWidget()
+        self._graphics.setBackground("w")
+        self._view = self._graphics.addViewBox(row=1, col=0, lockAspect=True, invertY=True, enableMenu=False)
+        self._title = self._graphics.addLabel(self._title_text, row=0, col=0, color="k", size="9pt")
+        self._image = pg.ImageItem(axisOrder="row-major")
+        self._colormap = pg.colormap.get(self.colormap_name)
+        self._image.setColorMap(self._colormap)
+        self._view.addItem(self._image)
+        self.body.addWidget(self._graphics)
+        if self._shown is not None:
+            self._draw(*self._shown)
+
+    # The pyqtgraph items, made on first use.
+    @property
+    def graphics(self):
+        self.ensure_built()
+        return self._graphics
+
+    @property
+    def view(self):
+        self.ensure_built()
+        return self._view
+
+    @property
+    def title(self):
+        self.ensure_built()
+        return self._title
+
+    @property
+    def image(self):
+        self.ensure_built()
+        return self._image
+
     def set_title(self, text: str) -> None:
-        self.title.setText(text, color="k", size="9pt")
+        self._title_text = text
+        if self.is_built:
+            self._title.setText(text, color="k", size="9pt")
 
     def set_array(self, array: np.ndarray, levels=(0.0, 1.0), gap_value: float = 1.0) -> None:
         """Show a normalised array (H×W through the colour map, or H×W×3 as RGB); NaN gaps
         between mosaic tiles take ``gap_value`` (white in the grey map, 0.5 in the diverging)."""
         array = np.asarray(array, dtype=np.float32)
+        self._shown = (np.nan_to_num(array, nan=gap_value), levels)
+        if self.is_built:
+            self._draw(*self._shown)
+
+    def _draw(self, array: np.ndarray, levels) -> None:
         if array.ndim == 3:  # RGB: the colour map does not apply
-            self.image.setLookupTable(None)
+            self._image.setLookupTable(None)
         else:
-            self.image.setColorMap(self.colormap)
-        self.image.setImage(np.nan_to_num(array, nan=gap_value), levels=levels)
+            self._image.setColorMap(self._colormap)
+        self._image.setImage(array, levels=levels)
         if array.shape[:2] != self._shape:  # refit only when the size changes, so zoom survives updates
             self._shape = array.shape[:2]
-            self.view.autoRange(padding=0.02)
+            self._view.autoRange(padding=0.02)

@@ -4,18 +4,25 @@ layer's filters, top-5 predictions, a confusion matrix, and the translation-equi
 stride).
 
 These run on a fresh copy of the run's network (compiled from the run's design snapshot with
-taps, weights copied in), never on the module the trainer is updating.
+taps, weights copied in), never on the module the trainer is updating, and in background threads:
+torch is imported inside the functions that use it, so the UI thread can import this module (for
+:func:`spatial_nodes`, :func:`top_k`) before torch is loaded.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-import torch
-
+from engine import compile_design
 from engine.analysis import analyze
-from engine.compile import compile_design
+from engine.blocks.lazy import LazyModule
 from engine.graph import Design
+
+if TYPE_CHECKING:
+    import torch
+
+np = LazyModule("numpy")  # the UI thread imports this module before numpy is needed
+
 
 def spatial_nodes(design: Design) -> list[str]:
     """Nodes whose output still has spatial axes (feature maps), in forward order."""
@@ -38,10 +45,12 @@ def tapped_model(design: Design, state_dict: dict | None, taps) -> torch.nn.Modu
     return model.eval()
 
 
-@torch.no_grad()
 def activations(model, x: torch.Tensor) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """(output logits [N, classes], {node id: activation [N, C, ...]}) for a tapped model."""
-    out, taps = model(x)
+    import torch
+
+    with torch.no_grad():
+        out, taps = model(x)
     return out.float().cpu().numpy(), {k: v.float().cpu().numpy() for k, v in taps.items()}
 
 
@@ -70,8 +79,11 @@ def first_conv_node(design: Design, node_names: dict) -> tuple[str, str] | None:
 
 
 def top_k(logits: np.ndarray, classes: list[str], k: int = 5) -> list[tuple[str, float]]:
-    """The k most probable classes of one output vector, with softmax probabilities."""
-    probs = torch.softmax(torch.as_tensor(logits, dtype=torch.float32), dim=-1).numpy()
+    """The k most probable classes of one output vector, with softmax probabilities (numpy: the
+    UI thread calls this for each prediction event)."""
+    z = np.asarray(logits, dtype=np.float64)
+    e = np.exp(z - z.max())
+    probs = e / e.sum()
     order = np.argsort(-probs)[:k]
     return [(classes[i] if i < len(classes) else str(i), float(probs[i])) for i in order]
 
@@ -86,6 +98,8 @@ def confusion_matrix(predicted: np.ndarray, target: np.ndarray, num_classes: int
 def shift(x: torch.Tensor, dy: int, dx: int = 0) -> torch.Tensor:
     """Shift [N, C, H, W] (or [N, C, L] along L by ``dy``) with zeros coming in, not wrapping:
     a real translation of the picture inside its frame."""
+    import torch
+
     out = torch.zeros_like(x)
     if x.ndim == 3:
         dy, dx = 0, dy
@@ -108,7 +122,6 @@ class EquivarianceRow:
     error: float  # how far the shifted map is from the original map moved by shift·scale
 
 
-@torch.no_grad()
 def equivariance_probe(design: Design, state_dict: dict | None, x: torch.Tensor, dy: int, dx: int,
                        nodes=None) -> list[EquivarianceRow]:
     """For one input [1, C, ...]: each spatial layer's map for x and for x shifted by (dy, dx).
@@ -119,6 +132,9 @@ def equivariance_probe(design: Design, state_dict: dict | None, x: torch.Tensor,
     whole-pixel shifts; pooling and strides give a non-zero error for shifts that are not a
     multiple of their stride: the "little invariance" of the catalog.
     """
+    import torch
+
+    x = torch.as_tensor(x, dtype=torch.float32)
     nodes = list(nodes) if nodes is not None else spatial_nodes(design)
     model = tapped_model(design, state_dict, nodes)
     _, a = activations(model, x)
@@ -141,6 +157,8 @@ def _shift_error(m0: np.ndarray, m1: np.ndarray, sy: float, sx: float) -> float:
     iy, ix = int(round(sy)), int(round(sx))
     if m0.ndim == 1:  # 1-D layers: treat as one-row images shifted along their length
         m0, m1, iy = m0[None], m1[None], 0
+    import torch
+
     moved = shift(torch.as_tensor(m0)[None, None], iy, ix)[0, 0].numpy()
     # Ignore a border as wide as the shift plus one: zeros enter there from outside the frame.
     by, bx = abs(iy) + 1, abs(ix) + 1

@@ -1,11 +1,12 @@
 """The convolution lesson in one panel: a sample image, a kernel (classic or typed), stride and
-padding, and the output with its shape. All arithmetic is the engine's (engine.kernels)."""
+padding, and the output with its shape. All arithmetic is the engine's (engine.kernels). The
+first output is computed when the panel is first shown or given an image, not at start-up."""
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QSpinBox,
                                QVBoxLayout, QWidget)
 
+from designer.deferred import np
 from engine import kernels
 
 from .images import DIVERGING, ImagePane, normalise, to_display
@@ -25,7 +26,8 @@ def default_image(size: int = 28) -> np.ndarray:
 class KernelPlayground(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._image = default_image()
+        self._image = None  # default_image() until a dataset gives one
+        self._live = False  # computes once shown or given an image
         self.kernel_choice = QComboBox()
         self.kernel_choice.addItems(list(kernels.CLASSIC_KERNELS) + [CUSTOM])
         self.kernel_text = QPlainTextEdit()
@@ -69,7 +71,14 @@ class KernelPlayground(QWidget):
         a one-filter conv layer sums over its input channels)."""
         image = np.asarray(image, dtype=np.float32)
         self._image = image.mean(axis=0) if image.ndim == 3 else image
+        self._live = True
         self.update_output()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if not self._live:
+            self._live = True
+            self.update_output()
+        super().showEvent(event)
 
     def kernel(self) -> np.ndarray:
         return kernels.parse_kernel(self.kernel_text.toPlainText())
@@ -77,7 +86,7 @@ class KernelPlayground(QWidget):
     def _on_kernel_chosen(self, name: str) -> None:
         if name == CUSTOM:
             return
-        k = kernels.classic_kernel(name)
+        k = kernels.CLASSIC_KERNELS[name]  # plain rows: no numpy needed yet
         self.kernel_text.blockSignals(True)
         self.kernel_text.setPlainText("\n".join(" ".join(_fmt(v) for v in row) for row in k))
         self.kernel_text.blockSignals(False)
@@ -90,6 +99,10 @@ class KernelPlayground(QWidget):
         self.update_output()
 
     def update_output(self) -> None:
+        if not self._live:
+            return
+        if self._image is None:
+            self._image = default_image()
         h, w = self._image.shape
         self.input_view.set_array(to_display(self._image))
         self.input_view.set_title(f"input {h}×{w}")

@@ -1,18 +1,20 @@
 """The training panel: what to train on, how, on which device; Start, Pause/Resume, Stop; the
 progress of the run. A form only: :mod:`designer.training.controller` does the work.
+
+It is built before torch is imported: the device list and the dataset preview fill in when the
+controller passes them (:meth:`TrainingPanel.set_devices`, :meth:`TrainingPanel.show_dataset`).
 """
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel,
                                QProgressBar, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
-from engine import data as datasets
+from designer.deferred import Deferred, np, pg
+from engine import dataset_names
 from engine.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
-from .devices import available_devices
+from .dataset_preview import DatasetPreview
 from .images import ImagePane, mosaic, to_display
 from .schedule_preview import SchedulePreview
 
@@ -73,9 +75,9 @@ class TrainingPanel(QWidget):
     def _build_data_group(self) -> QGroupBox:
         box = QGroupBox("Data")
         self.dataset = QComboBox()
-        for name in datasets.names():
+        for name in dataset_names.names():
             self.dataset.addItem(name, name)
-            self.dataset.setItemData(self.dataset.count() - 1, datasets.describe(name), 0x0003)  # ToolTipRole
+            self.dataset.setItemData(self.dataset.count() - 1, dataset_names.describe(name), 0x0003)  # ToolTipRole
         self.dataset.currentIndexChanged.connect(lambda _i: self.dataset_chosen.emit(self.dataset.currentData()))
         self.dataset_info = QLabel()
         self.dataset_info.setWordWrap(True)
@@ -86,12 +88,8 @@ class TrainingPanel(QWidget):
         self.loading.hide()
         self.preview = ImagePane("samples")
         self.preview.setFixedHeight(190)
-        self.balance = pg.PlotWidget(background="w", title="class balance (training set)")
+        self.balance = ClassBalance()
         self.balance.setFixedHeight(120)
-        self.balance.getPlotItem().hideButtons()
-        self.balance.setMouseEnabled(x=False, y=False)
-        self.balance_bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=(66, 133, 244))
-        self.balance.addItem(self.balance_bars)
         self.problems = QVBoxLayout()
         form = QVBoxLayout(box)
         form.addWidget(self.dataset)
@@ -107,10 +105,9 @@ class TrainingPanel(QWidget):
         form = QFormLayout(box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow dock: fields go under labels
         self.device = QComboBox()
-        for choice in available_devices():
-            self.device.addItem(choice.label, choice.key)
-            # the full name as a tooltip: a narrow dock cuts the label off
-            self.device.setItemData(self.device.count() - 1, choice.label, Qt.ItemDataRole.ToolTipRole)
+        self.device.addItem("detecting devices…", None)  # until set_devices (torch is loading)
+        self._devices_known = False
+        self._wanted_device = "auto"
         self.optimizer = QComboBox()
         self.optimizer.addItems(OPTIMIZERS)
         self.lr = QDoubleSpinBox()
@@ -203,9 +200,26 @@ class TrainingPanel(QWidget):
         self.batch_size.setValue(config.batch_size)
         self.epochs.setValue(config.epochs)
         self.seed.setValue(config.seed)
+        self._wanted_device = config.device
         index = self.device.findData(config.device)
         if index >= 0:
             self.device.setCurrentIndex(index)
+
+    def set_devices(self, choices) -> None:
+        """The machine's devices (:func:`designer.training.devices.available_devices`), found once
+        torch is imported; the device a config asked for meanwhile is selected if present."""
+        self.device.blockSignals(True)
+        self.device.clear()
+        for choice in choices:
+            self.device.addItem(choice.label, choice.key)
+            # the full name as a tooltip: a narrow dock cuts the label off
+            self.device.setItemData(self.device.count() - 1, choice.label, Qt.ItemDataRole.ToolTipRole)
+        index = self.device.findData(self._wanted_device)
+        self.device.setCurrentIndex(max(0, index))
+        self.device.blockSignals(False)
+        self._devices_known = True
+        self.device.setEnabled(self.start_button.isEnabled())
+        self.config_changed.emit()
 
     def config(self) -> TrainConfig:
         augment = {}
@@ -220,23 +234,29 @@ class TrainingPanel(QWidget):
                            momentum=0.9, nesterov=self.optimizer.currentText() == "sgd")
 
     # -- showing ---------------------------------------------------------------------------
-    def show_dataset(self, bundle) -> None:
-        images, labels = bundle.preview(16)
+    def show_dataset(self, bundle, preview: DatasetPreview) -> None:
+        """The dataset's samples and class balance, as sampled off the UI thread."""
+        images, labels = preview.images, preview.labels
         tiles = np.stack([to_display(im) if np.asarray(im).ndim != 3 or im.shape[0] != 3 else
                           to_display(im).mean(axis=-1) for im in images]) if len(images) else np.zeros((1, 1, 1))
         self.preview.set_array(mosaic(tiles, gap=1, per_tile=False))
         self.preview.set_title(f"{len(labels)} validation samples")
-        counts = _class_counts(bundle)
-        self.balance_bars.setOpts(x=np.arange(len(counts)), height=counts, width=0.7)
-        self.balance.getAxis("bottom").setTicks([[(i, c[:6]) for i, c in enumerate(bundle.classes)]])
+        self.balance.show_counts(preview.class_counts, bundle.classes)
         shape = "×".join(str(s) for s in bundle.input_shape)
-        self.dataset_info.setText(f"{datasets.describe(bundle.name)} — {len(bundle.train):,} training and "
+        self.dataset_info.setText(f"{dataset_names.describe(bundle.name)} — {len(bundle.train):,} training and "
                                   f"{len(bundle.val):,} validation samples of {shape}, {bundle.num_classes} classes")
 
-    def show_loading(self, name: str | None) -> None:
-        """A busy bar while ``name`` loads (None: done); the old preview stays until then."""
+    def show_loading(self, name: str | None, waiting_for_torch: bool = False) -> None:
+        """A busy bar while ``name`` loads (None: done); the old preview stays until then.
+        ``waiting_for_torch``: the load starts once PyTorch, loading in the background, is there."""
         self.loading.setVisible(name is not None)
-        if name is not None:
+        if name is None:
+            return
+        if waiting_for_torch:
+            self.loading.setFormat("starting PyTorch…")
+            self.dataset_info.setText(f"PyTorch is loading in the background; {name} loads as soon as it is "
+                                      "there. The designer is ready to use meanwhile.")
+        else:
             self.loading.setFormat(f"loading {name}…")
             self.dataset_info.setText(f"Loading {name} (downloads and big folders take a while; "
                                       "the app stays usable)…")
@@ -281,6 +301,7 @@ class TrainingPanel(QWidget):
         for w in (self.dataset, self.device, self.optimizer, self.lr, self.schedule, self.warmup, self.batch_size,
                   self.epochs, self.seed, *self.augment.values()):
             w.setEnabled(not running)
+        self.device.setEnabled(not running and self._devices_known)
 
     def show_progress(self, epoch: int, epochs: int, batch: int, batches: int, samples_per_second: float,
                       eta: float) -> None:
@@ -295,11 +316,27 @@ class TrainingPanel(QWidget):
         self.error.setVisible(bool(message))
 
 
-def _class_counts(bundle) -> np.ndarray:
-    y = getattr(bundle.train, "y", None)
-    if y is None:
-        return np.zeros(bundle.num_classes)
-    return np.bincount(np.asarray(y), minlength=bundle.num_classes)
+class ClassBalance(Deferred):
+    """Training samples per class as bars (a pyqtgraph plot, made when first painted)."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._counts = ([], [])
+
+    def _build(self) -> None:
+        self.plot = pg.PlotWidget(background="w", title="class balance (training set)")
+        self.plot.getPlotItem().hideButtons()
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=(66, 133, 244))
+        self.plot.addItem(self.bars)
+        self.body.addWidget(self.plot)
+        self.show_counts(*self._counts)
+
+    def show_counts(self, counts, classes: list[str]) -> None:
+        self._counts = (np.asarray(counts), list(classes))
+        if self.is_built and len(self._counts[0]):
+            self.bars.setOpts(x=np.arange(len(counts)), height=self._counts[0], width=0.7)
+            self.plot.getAxis("bottom").setTicks([[(i, c[:6]) for i, c in enumerate(classes)]])
 
 
 def _clear(layout) -> None:

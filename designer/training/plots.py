@@ -4,15 +4,15 @@ chosen for comparison.
 Points arrive at up to ~30 Hz, but the plots redraw at most ``REDRAW_HZ`` times a second from
 the run records (the records are the data; this view only draws them). Downsampling with
 ``mode='peak'`` and clip-to-view keep a run of 100,000 batches as fast as a short one, and a
-loss spike is never hidden by the downsampling.
+loss spike is never hidden by the downsampling. The plots themselves are made when the view is
+first painted or drawn into (:class:`designer.deferred.Deferred`): the app starts without them.
 """
 from __future__ import annotations
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from designer.deferred import Deferred, np, pg
 from engine.runs import RunRecord
 
 REDRAW_HZ = 10
@@ -67,26 +67,12 @@ class CurvesView(QWidget):
         super().__init__(parent)
         self._runs: list[RunRecord] = []
         self._current: str | None = None
-        self._items: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self._items: dict = {}  # (run id, series) → pg.PlotDataItem
         self._smoothers: dict[tuple[str, str], IncrementalSmoother] = {}
         self._dirty = False
         self._smoothing = 0.6
 
-        self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
-        self.plots = {
-            "loss": self.graphics.addPlot(row=0, col=0, title="Loss"),
-            "accuracy": self.graphics.addPlot(row=0, col=1, title="Accuracy"),
-            "lr": self.graphics.addPlot(row=0, col=2, title="Learning rate"),
-        }
-        for name, plot in self.plots.items():
-            plot.showGrid(x=True, y=True, alpha=0.25)
-            plot.setLabel("bottom", "epoch")
-            plot.setDownsampling(auto=True, mode="peak")
-            plot.setClipToView(True)
-            if name != "lr":
-                plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.plots["accuracy"].setYRange(0, 1, padding=0.02)
+        self.grid = _PlotGrid(self)
 
         self.smoothing_slider = QSlider(Qt.Horizontal)
         self.smoothing_slider.setRange(0, 99)
@@ -107,13 +93,19 @@ class CurvesView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(controls)
-        layout.addWidget(self.graphics, 1)
+        layout.addWidget(self.grid, 1)
         self._on_smoothing_changed(self.smoothing_slider.value())
 
         self._timer = QTimer(self)
         self._timer.setInterval(1000 // REDRAW_HZ)
         self._timer.timeout.connect(self._redraw_if_dirty)
         self._timer.start()
+
+    @property
+    def plots(self) -> dict:
+        """name → pg.PlotItem (made on first use)."""
+        self.grid.ensure_built()
+        return self.grid.plots
 
     # -- what to show --------------------------------------------------------------------
     def set_runs(self, runs: list[RunRecord], current: str | None = None) -> None:
@@ -206,3 +198,33 @@ class CurvesView(QWidget):
         item = self.plots[plot_name].plot(pen=pen, name=name, **kwargs)
         self._items[(run.run_id, series)] = item
         return item
+
+
+class _PlotGrid(Deferred):
+    """The three plots side by side, made on first use with the view's current log settings."""
+
+    def __init__(self, view: CurvesView):
+        super().__init__(view)
+        self._curves_view = view
+        self.plots: dict = {}
+
+    def _build(self) -> None:
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setBackground("w")
+        self.plots.update({
+            "loss": self.graphics.addPlot(row=0, col=0, title="Loss"),
+            "accuracy": self.graphics.addPlot(row=0, col=1, title="Accuracy"),
+            "lr": self.graphics.addPlot(row=0, col=2, title="Learning rate"),
+        })
+        for name, plot in self.plots.items():
+            plot.showGrid(x=True, y=True, alpha=0.25)
+            plot.setLabel("bottom", "epoch")
+            plot.setDownsampling(auto=True, mode="peak")
+            plot.setClipToView(True)
+            if name != "lr":
+                plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.plots["accuracy"].setYRange(0, 1, padding=0.02)
+        view = self._curves_view
+        self.plots["loss"].setLogMode(y=view.log_loss.isChecked())
+        self.plots["lr"].setLogMode(y=view.log_lr.isChecked())
+        self.body.addWidget(self.graphics)

@@ -4,6 +4,7 @@ inputs: no widget is touched here; the controller shows the results."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -47,4 +48,19 @@ def evaluate(design, state: dict, bundle, sample_index: int, batch: int = 256) -
                       inspection.top_k(logits[i].numpy(), bundle.classes), bundle.classes[int(y_all[i])])
 
 
-__all__ = ["Evaluation", "evaluate", "first_filters"]
+def load_run_weights(run_dir: str | None) -> dict | None:
+    """The final weights of a run (weights.safetensors, else the last checkpoint)."""
+    if not run_dir:
+        return None
+    from engine.training.rundir import load_weights
+    for name in ("weights.safetensors", "checkpoints/last.pt"):
+        path = Path(run_dir) / name
+        if path.exists():
+            try:
+                return load_weights(path)
+            except Exception:  # noqa: BLE001 - a torn file: fall through to the next
+                continue
+    return None
+
+
+__all__ = ["Evaluation", "evaluate", "first_filters", "load_run_weights"]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import threading
 import traceback
 
-import torch
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.graph import Design
@@ -42,6 +41,8 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
+        import torch  # here, in the worker thread: the app's first window is shown without torch
+
         # Leave one core to the UI thread: with every core busy, the event loop stalls for
         # over 100 ms at a time on a 2-core machine.
         torch.set_num_threads(training_threads())
