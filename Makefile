@@ -25,10 +25,12 @@ test-engine: $(STAMP)
 	$(BIN)/python -m pytest tests/engine
 
 # The file fuzzer at full length: 10,000 mutated design files (the suite runs 300), each loaded,
-# analysed, saved and loaded again; plus random text and JSON.
+# analysed, saved and loaded again; plus random text and JSON. Then 3,000 random designs from the
+# whole catalog (the suite runs 300), each analysed and run by torch: the two must agree.
 fuzz: $(STAMP)
 	ND_FUZZ_FILES=10000 $(BIN)/python -m pytest -q tests/engine/test_properties.py \
 		-k "mutated or random_text or random_json"
+	ND_FUZZ_DESIGNS=3000 $(BIN)/python -m pytest -q tests/engine/test_catalog_fuzz.py -k random_designs
 
 bench: $(STAMP)
 	for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

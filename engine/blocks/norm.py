@@ -15,6 +15,13 @@ def batchnorm_infer(nd):
             want = "C or C×L" if nd == 1 else ("C×H×W" if nd == 2 else "C×D×H×W")
             raise ShapeProblem(f"BatchNorm{nd}d expects {want} but receives {fmt_shape(x)}",
                                fix=f"use BatchNorm{max(1, len(x) - 1)}d for this input", received=x)
+        if p["eps"] <= 0:
+            # A channel that is constant over the batch has variance 0: eps is all that keeps
+            # 1/√(σ² + ε) finite, so PyTorch refuses eps = 0 in training.
+            raise ShapeProblem(f"BatchNorm{nd}d: eps = 0 divides by zero for a channel whose values are all "
+                               "equal; PyTorch refuses it in training",
+                               fix="set eps to a small positive number (1e-5 is the usual value)",
+                               expected="eps > 0", received=p["eps"])
         c = x[0]
         return Inference(x, 2 * c if p["affine"] else 0, 2 * c + 1 if p["track_running_stats"] else 0)
     return infer
@@ -50,6 +57,13 @@ def instancenorm_infer(p, ins):
     if len(x) not in (2, 3, 4):
         raise ShapeProblem(f"InstanceNorm needs channels and 1-3 spatial axes, receives {fmt_shape(x)}",
                            fix="place it after a convolution", received=x)
+    if prod(x[1:]) == 1:
+        # Each channel of each sample is normalised over its own positions: one position has
+        # no spread, and PyTorch refuses it in training ("Expected more than 1 spatial element").
+        raise ShapeProblem(f"InstanceNorm: the input {fmt_shape(x)} has a single position per channel, "
+                           "nothing to normalise over (PyTorch refuses it in training)",
+                           fix="move it before the layer that shrinks the map to one position, or use "
+                               "BatchNorm or LayerNorm here", expected="more than 1 position", received=x)
     c = x[0]
     return Inference(x, 2 * c if p["affine"] else 0, 2 * c + 1 if p["track_running_stats"] else 0)
 

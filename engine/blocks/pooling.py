@@ -3,13 +3,15 @@ from __future__ import annotations
 
 
 from .lazy import modules, nn
-from .base import GLOBAL_RF, BlockSpec, Inference, Param, ShapeProblem
+from .base import GLOBAL_RF, BlockSpec, Inference, Param, ShapeProblem, fmt_shape
 from .common import axes, expect_rank, p_kernel, p_stride, spatial_out
 
 POOL_FORMULA = "out = ⌊(in + 2p − k) / s⌋ + 1 (⌈⌉ with ceil mode); no parameters"
 
 
-def window_infer(what: str, nd: int, has_padding=True):
+def window_infer(what: str, nd: int, has_padding=True, window_within_input=False):
+    """``window_within_input``: the window must fit the input before padding (PyTorch's
+    avg_pool3d checks this; the other poolings only need an output of at least 1)."""
     def infer(p, ins):
         (x,) = ins
         expect_rank(x, nd + 1, what)
@@ -20,6 +22,13 @@ def window_infer(what: str, nd: int, has_padding=True):
             if pi > ki // 2:
                 raise ShapeProblem(f"{what}: padding {pi} is more than half the window {ki}",
                                    fix=f"use padding ≤ {ki // 2}", expected=f"≤ {ki // 2}", received=pi)
+        if window_within_input and any(ki > n for ki, n in zip(k, x[1:])):
+            fits = tuple(min(ki, n) for ki, n in zip(k, x[1:]))
+            raise ShapeProblem(
+                f"{what}: the window {fmt_shape(k)} is larger than the input {fmt_shape(x[1:])}; PyTorch checks "
+                "the input before padding, so padding does not help",
+                fix=f"use a window of at most {fmt_shape(fits)}, a larger input, or adaptive average pooling",
+                expected=f"window ≤ {fmt_shape(x[1:])}", received=k)
         out, warns = spatial_out(what, x[1:], k, s, pad, (1,) * nd, p["ceil_mode"])
         return Inference((x[0], *out), 0, 0, 0, tuple(zip(k, s)), warns)
     return infer
@@ -76,7 +85,7 @@ def blocks():
         out.append(BlockSpec(
             f"avgpool{nd}d", f"AvgPool{nd}d", "Pooling", POOL_FORMULA,
             window_params() + (Param("count_include_pad", "bool", True, "average over padding zeros too"),),
-            window_infer(f"AvgPool{nd}d", nd),
+            window_infer(f"AvgPool{nd}d", nd, window_within_input=nd == 3),
             lambda p, ins, nd=nd: getattr(nn, f"AvgPool{nd}d")(axes(p["kernel"], nd), axes(_stride(p), nd),
                                                              axes(p["padding"], nd), ceil_mode=p["ceil_mode"],
                                                              count_include_pad=p["count_include_pad"]),
