@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem,
 
 from ..theme import CATEGORY_COLORS, LIGHT
 from .layout import edge_path
-from .node_style import COMPACT, FULL, min_width, node_size
+from engine.layout.node_style import COMPACT, FULL, min_width, node_size
 
 __all__ = ["NodeItem", "EdgeItem", "PortItem", "node_size", "FULL", "COMPACT"]
 

@@ -12,17 +12,13 @@ from PySide6.QtGui import QPainterPath
 
 from engine import layout as engine_layout
 from engine.graph import Design
-
-from .node_style import FULL, node_size, style_for
+from engine.layout.node_style import FULL, node_size
 
 NODE_WIDTH, NODE_HEIGHT = node_size(FULL)  # the full style's box (document.py places new nodes with it)
 CORNER = 12.0  # radius of the bends of an edge that goes up
 
 
-def sizes_for(design: Design, style: str | None = None) -> engine_layout.Sizes:
-    """Layout geometry for the node style the canvas draws ``design`` in (by its size when None)."""
-    width, height = node_size(style or style_for(len(design.nodes)))
-    return engine_layout.Sizes(node_width=width, node_height=height)
+sizes_for = engine_layout.sizes_for  # the node box per style: the engine's, so the CLI lays out alike
 
 
 def layered_layout(design: Design, node_ids=None, style: str | None = None) -> dict[str, tuple[float, float]]:

@@ -13,7 +13,7 @@ from .. import theme as themes
 from . import labels
 from .interactions import NewEdgeDrag
 from .items import EdgeItem, NodeItem, PortItem
-from .node_style import AUTO, node_size, style_for
+from engine.layout.node_style import AUTO, node_size, style_for
 
 BLOCK_MIME = "application/x-network-designer-block"
 GRID = 24

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import EngineError
+from ..layout import lay_out
 from ..persistence import save
 
 
@@ -42,6 +43,7 @@ def run(args) -> int:
         shape = tuple(int(s) for s in args.input_shape.replace("x", ",").split(",") if s.strip())
         module = _module(args.source, args.num_classes).eval()
         design, report = import_module(module, shape, args.source.split(":")[-1])
+        lay_out(design)  # as the app lays imports out
         save(design, out)
         print(f"wrote {out}: {len(design.nodes)} nodes")
         print(report.text())

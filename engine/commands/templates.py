@@ -11,6 +11,7 @@ import sys
 
 from .. import templates
 from ..analysis import analyze
+from ..layout import lay_out
 from ..persistence import save
 from ..summary import human
 
@@ -87,6 +88,7 @@ def run_build(args) -> int:
     except templates.TemplateError as e:
         print(e, file=sys.stderr)
         return 1
+    lay_out(design)  # as the app lays templates out
     try:
         save(design, args.out)
     except OSError as e:

@@ -26,7 +26,21 @@ from .sizes import Sizes, edge_route
 from .placing import Placer
 from .units import Builder, Graph, Leaf, Series
 
-__all__ = ["Sizes", "auto_layout", "layout_opened", "edge_route", "stage_starts"]
+__all__ = ["Sizes", "auto_layout", "layout_opened", "edge_route", "stage_starts", "sizes_for", "lay_out"]
+
+
+def sizes_for(design: Design, style: str | None = None) -> Sizes:
+    """Layout geometry for the node style the canvas draws ``design`` in (by its size when None)."""
+    from .node_style import node_size, style_for
+    width, height = node_size(style or style_for(len(design.nodes)))
+    return Sizes(node_width=width, node_height=height)
+
+
+def lay_out(design: Design) -> None:
+    """Move every node where the app's Auto Layout puts it (templates and imports written by
+    the command line open laid out as the app lays them out)."""
+    for node_id, pos in auto_layout(design, None, sizes_for(design)).items():
+        design.move(node_id, pos)
 
 
 def stage_starts(design: Design, heads: list[str | None]) -> list[bool]:

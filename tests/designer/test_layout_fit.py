@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from designer.canvas import CanvasView, DesignScene
 from designer.canvas.layout import edge_path, layered_layout
-from designer.canvas.node_style import node_size
+from engine.layout.node_style import node_size
 from designer.document import Document
 from engine import Design, templates
 

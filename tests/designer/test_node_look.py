@@ -13,7 +13,7 @@ from designer import theme as themes
 from designer.canvas import items as canvas_items
 from designer.canvas import labels
 from designer.canvas.labels import plain_html
-from designer.canvas.node_style import COMPACT, COMPACT_ABOVE, FULL, node_size
+from engine.layout.node_style import COMPACT, COMPACT_ABOVE, FULL, node_size
 from designer.palette import block_tooltip
 from engine import Design, templates
 

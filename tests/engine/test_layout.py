@@ -195,3 +195,16 @@ def test_analysis_unchanged_by_layout():
     for node_id, pos in auto_layout(design).items():
         design.move(node_id, pos)
     assert analyze(design).total_params == before
+
+
+def test_designs_written_by_the_cli_are_laid_out_as_the_app_lays_them_out(tmp_path):
+    from engine import templates
+    from engine.cli import main
+    from engine.layout import auto_layout, sizes_for
+    from engine.persistence import load
+    out = tmp_path / "r50.json"
+    assert main(["template", "resnet50", "--out", str(out)]) == 0
+    design = load(out)
+    expected = auto_layout(templates.build("resnet50"), None, sizes_for(design))
+    assert {n: tuple(node.pos) for n, node in design.nodes.items()} == \
+        {n: (round(x, 1), round(y, 1)) for n, (x, y) in expected.items()}
