@@ -7,7 +7,7 @@ from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QStyle, QToolButton, QVBoxLayout,
                                QWidget)
 
-from .canvas.labels import plain_html
+from .plain_text import plain_html
 from .icons import severity_icon
 
 NODE_ROLE = Qt.ItemDataRole.UserRole

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from .canvas.labels import plain_html
+from .plain_text import plain_html
 
 FILE_FILTER = "Network designs (*.json);;All files (*)"
 

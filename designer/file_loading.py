@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QSizePo
 
 from engine import persistence
 
-from .canvas.labels import plain_html
+from .plain_text import plain_html
 from .training.background import LatestOnly
 
 # A load shorter than this shows no indicator (no flash) and is over when open returns.

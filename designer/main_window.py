@@ -16,7 +16,7 @@ from engine.summary import human, human_bytes
 
 from . import theme as themes
 from .canvas import CanvasView, DesignScene
-from .canvas.labels import plain_html
+from .plain_text import plain_html
 from .diagnostics import EMPTY_HINT, DiagnosticsPanel, is_empty
 from .dialogs import Prompts
 from .dock_layout import DockLayout

@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 
 from engine.blocks.base import fmt_shape
+
 from engine.summary import human, human_bytes
 
 SHAPE_ERROR = "shape"  # the diagnostic code of inputs that do not fit a block
@@ -151,12 +152,6 @@ def edge_label(shape) -> str:
 def esc(text) -> str:
     """Text from the user (names, titles, messages) made safe to put in rich text."""
     return html.escape(str(text), quote=False)
-
-
-def plain_html(text: str) -> str:
-    """``text`` for a tooltip, label or message box that shows it as it is: Qt guesses rich text
-    from a tag (``Qt::mightBeRichText``), so plain text is escaped and wrapped in a paragraph."""
-    return "<p style='white-space:pre-wrap'>" + esc(text) + "</p>"
 
 
 def tooltip(node, spec, node_report) -> str:

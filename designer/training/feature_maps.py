@@ -10,6 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from designer.deferred import Deferred, np, pg
+from designer.plain_text import plain_label
 
 from .images import DIVERGING, GREY, ImagePane, mosaic, normalise, to_display
 
@@ -43,7 +44,7 @@ class FeatureMapView(QWidget):
     # -- construction ----------------------------------------------------------------------
     def _build_maps_tab(self) -> QWidget:
         page = QWidget()
-        self.node_label = QLabel("Select a node on the canvas to see its activation maps.")
+        self.node_label = plain_label("Select a node on the canvas to see its activation maps.")
         self.node_label.setWordWrap(True)
         self.sample_spin = QSpinBox()
         self.sample_spin.setToolTip("Which sample is fed through the network")
@@ -67,7 +68,7 @@ class FeatureMapView(QWidget):
         page = QWidget()
         self.prediction_image = ImagePane("input")
         self.prediction_plot = TopProbabilities()
-        self.prediction_label = QLabel()
+        self.prediction_label = plain_label()
         layout = QGridLayout(page)
         layout.addWidget(self.prediction_image, 0, 0)
         layout.addWidget(self.prediction_plot, 0, 1)
@@ -84,7 +85,7 @@ class FeatureMapView(QWidget):
             spin.valueChanged.connect(lambda _=0: self.shift_changed.emit(self.shift_dy.value(), self.shift_dx.value()))
         self.shift_dx.setValue(2)
         self.shift_view = ImagePane("each layer's mean map: input | shifted input")
-        self.shift_label = QLabel("Shift the input and watch each layer's maps move with it: convolution is "
+        self.shift_label = plain_label("Shift the input and watch each layer's maps move with it: convolution is "
                                   "equivariant to translation; pooling and strides add a little invariance.")
         self.shift_label.setWordWrap(True)
         controls = QHBoxLayout()

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout
                                QProgressBar, QPushButton, QScrollArea, QSpinBox, QVBoxLayout, QWidget)
 
 from designer.deferred import Deferred, np, pg
+from designer.plain_text import plain_html, plain_label
 from engine import dataset_names
 from engine.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
@@ -79,7 +80,7 @@ class TrainingPanel(QWidget):
             self.dataset.addItem(name, name)
             self.dataset.setItemData(self.dataset.count() - 1, dataset_names.describe(name), 0x0003)  # ToolTipRole
         self.dataset.currentIndexChanged.connect(lambda _i: self.dataset_chosen.emit(self.dataset.currentData()))
-        self.dataset_info = QLabel()
+        self.dataset_info = plain_label()  # names of folders and classes: text, never markup
         self.dataset_info.setWordWrap(True)
         self.loading = QProgressBar()  # busy indicator while a dataset loads in the background
         self.loading.setRange(0, 0)
@@ -166,7 +167,7 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("")
-        self.status = QLabel("Ready.")
+        self.status = plain_label("Ready.")
         self.status.setWordWrap(True)
         self.design_changed = QLabel("The design has changed since this run started; the run trains its own copy.")
         self.design_changed.setWordWrap(True)
@@ -276,16 +277,16 @@ class TrainingPanel(QWidget):
             return
         for p in problems:
             row = QHBoxLayout()
-            text = QLabel(f"{'⚠' if p.severity == 'warning' else '✗'} {p.message}")
+            text = plain_label(f"{'⚠' if p.severity == 'warning' else '✗'} {p.message}")
             text.setWordWrap(True)
-            text.setToolTip(p.fix)
+            text.setToolTip(plain_html(p.fix))
             text.setStyleSheet("color: #b9770e" if p.severity == "warning" else "color: #c0392b")
             row.addWidget(text, 1)
             if p.code in ("input_shape", "input_channels", "num_classes"):
                 label = {"input_shape": "Set input shape", "input_channels": "Set input shape",
                          "num_classes": "Set class count"}[p.code]
                 fix = QPushButton(label)
-                fix.setToolTip(p.fix)
+                fix.setToolTip(plain_html(p.fix))
                 fix.setObjectName(f"fix_{p.code}")
                 fix.clicked.connect(lambda _=False, code=p.code: self.fix_requested.emit(code))
                 row.addWidget(fix)

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QApplication, QLabel
 from designer import theme as themes
 from designer.canvas import items as canvas_items
 from designer.canvas import labels
-from designer.canvas.labels import plain_html
+from designer.plain_text import plain_html
 from engine.layout.node_style import COMPACT, COMPACT_ABOVE, FULL, node_size
 from designer.palette import block_tooltip
 from engine import Design, templates
@@ -232,3 +232,15 @@ def test_view_menu_switches_the_node_style_and_remembers_it(window):
     window.set_node_style("full")
     assert window.scene.node_style == "full"
     window.set_node_style("auto")
+
+
+def test_training_labels_that_show_names_are_plain_text(window):
+    """Dataset, class and layer names reach these labels: "<b>" must stay two characters."""
+    from PySide6.QtCore import Qt
+    controller = window.training
+    labels = [controller.panel.status, controller.panel.dataset_info, controller.views.feature_maps.node_label,
+              controller.views.feature_maps.prediction_label, controller.views.feature_maps.shift_label]
+    for label in labels:
+        assert label.textFormat() == Qt.TextFormat.PlainText
+    controller.panel.status.setText("layer <b>x</b> & y")
+    assert controller.panel.status.text() == "layer <b>x</b> & y"
