@@ -122,8 +122,7 @@ class InspectorPanel(QScrollArea):
         if spec.is_composite:
             layout.addWidget(QLabel("<i>Double-click the node to open it and edit its inside.</i>", wordWrap=True))
         layout.addWidget(_section("Analysis"))
-        self.report_label = QLabel(wordWrap=True)
-        self.report_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.report_label = AnalysisRows(("input", "output", "parameters", "MACs", "memory", "receptive field"))
         layout.addWidget(self.report_label)
         self.problems_label = QLabel(wordWrap=True)
         self.problems_label.setTextFormat(Qt.TextFormat.RichText)
@@ -191,11 +190,12 @@ class InspectorPanel(QScrollArea):
         if self.report_label is None:
             return
         if self.node_id is None:
-            self.report_label.setText(
-                f"{report.total_params:,} parameters ({report.trainable_params:,} trainable)<br>"
-                f"{human(report.macs)} multiply-accumulates per sample<br>"
-                f"{human_bytes(report.activation_bytes)} activations per sample<br>"
-                + _problem_line(*problem_counts(self.document.design, report)))
+            text = (f"{report.total_params:,} parameters ({report.trainable_params:,} trainable)<br>"
+                    f"{human(report.macs)} multiply-accumulates per sample<br>"
+                    f"{human_bytes(report.activation_bytes)} activations per sample<br>"
+                    + _problem_line(*problem_counts(self.document.design, report)))
+            if text != self.report_label.text():
+                self.report_label.setText(text)
             return
         n = report.nodes.get(self.node_id)
         if n is None:
@@ -206,22 +206,52 @@ class InspectorPanel(QScrollArea):
         if n.receptive_field:
             rf = " × ".join(str(size) for size, _jump in n.receptive_field) + " px"
         frozen = f" ({n.frozen_params:,} frozen)" if n.frozen_params else ""
-        self.report_label.setText(
-            f"<table cellspacing=2>"
-            f"<tr><td>input</td><td><b>{ins}</b></td></tr>"
-            f"<tr><td>output</td><td><b>{out}</b></td></tr>"
-            f"<tr><td>parameters</td><td>{n.params:,}{frozen}</td></tr>"
-            f"<tr><td>MACs</td><td>{n.macs:,} ({human(n.macs)})</td></tr>"
-            f"<tr><td>memory</td><td>{human_bytes(n.activation_bytes)} per sample</td></tr>"
-            f"<tr><td>receptive field</td><td>{rf}</td></tr></table>")
+        self.report_label.show_values({
+            "input": ins, "output": out, "parameters": f"{n.params:,}{frozen}",
+            "MACs": f"{n.macs:,} ({human(n.macs)})", "memory": f"{human_bytes(n.activation_bytes)} per sample",
+            "receptive field": rf})
         lines = []
         for d in n.diagnostics:
             color = "#d93025" if d.severity == "error" else "#b07c00"
             lines.append(f"<p style='color:{color}'><b>{d.severity}:</b> {escape(d.message)}"
                          + (f"<br><i>fix:</i> {escape(d.fix)}" if d.fix else "") + "</p>")
-        self.problems_label.setText("".join(lines))
-        self.problems_label.setVisible(bool(lines))
+        text = "".join(lines)
+        if text != self.problems_label.text():  # an unchanged label costs no relayout, no repaint
+            self.problems_label.setText(text)
+            self.problems_label.setVisible(bool(lines))
 
 
 def _problem_line(errors: int, warnings: int) -> str:
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+
+
+class AnalysisRows(QWidget):
+    """The analysis of the selected node as rows of plain labels. An edit re-analyses on every
+    keystroke: only the values that changed are set, so Qt relayouts and repaints nothing else
+    (a rich-text table re-parsed per edit cost the window several milliseconds a frame)."""
+
+    def __init__(self, names, parent=None):
+        super().__init__(parent)
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.setVerticalSpacing(2)
+        self.values: dict[str, QLabel] = {}
+        for name in names:
+            value = QLabel()
+            value.setTextFormat(Qt.TextFormat.PlainText)
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            if name in ("input", "output"):
+                font = value.font()
+                font.setBold(True)
+                value.setFont(font)
+            form.addRow(name, value)
+            self.values[name] = value
+
+    def show_values(self, values: dict[str, str]) -> None:
+        for name, text in values.items():
+            label = self.values[name]
+            if label.text() != text:
+                label.setText(text)
+
+    def text(self) -> str:
+        return "\n".join(f"{name}: {label.text()}" for name, label in self.values.items())

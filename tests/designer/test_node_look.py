@@ -244,3 +244,18 @@ def test_training_labels_that_show_names_are_plain_text(window):
         assert label.textFormat() == Qt.TextFormat.PlainText
     controller.panel.status.setText("layer <b>x</b> & y")
     assert controller.panel.status.text() == "layer <b>x</b> & y"
+
+
+def test_the_inspector_shows_the_selected_nodes_analysis_as_plain_rows(window):
+    from engine import templates
+    window.document.replace_design(templates.build("lenet5"))
+    conv = next(n for n in window.document.design.nodes.values() if n.block == "conv2d")
+    window.document.set_selection([conv.id])
+    rows = window.inspector.report_label
+    report = window.document.report.nodes[conv.id]
+    assert rows.values["parameters"].text() == f"{report.params:,}"
+    assert rows.values["output"].text() == "×".join(map(str, report.shape))
+    window.inspector.editors["out_channels"].set_value(8)
+    window.document.set_params(conv.id, {"out_channels": 8})
+    window.document.refresh()
+    assert rows.values["output"].text().startswith("8×")
