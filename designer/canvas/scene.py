@@ -169,6 +169,8 @@ class DesignScene(QGraphicsScene):
         self.theme = theme
         for item in self.items():
             item.update()
+        for view in self.views():
+            view.resetCachedContent()  # the cached grid is in the old theme's colours
         self.update()
 
     # -- selection -------------------------------------------------------------------------

@@ -31,8 +31,8 @@ def edge_route(start: tuple[float, float], end: tuple[float, float], drop: float
     ports (between two columns of the layout), up that lane and into the input from above. Ports
     about one above the other take a lane ``detour`` to the right instead (beside the nodes)."""
     (sx, sy), (ex, ey) = start, end
-    if ey - sy >= 2 * drop:
-        return None
+    if ey - sy >= 2 * drop or (ey - sy > 4 and abs(ex - sx) < detour):
+        return None  # going down (a node taller than its slot, one with an error, leaves a short gap)
     mx = (sx + ex) / 2
     if abs(ex - sx) < 2 * detour - 1:
         mx = max(sx, ex) + detour

@@ -208,3 +208,12 @@ def test_designs_written_by_the_cli_are_laid_out_as_the_app_lays_them_out(tmp_pa
     expected = auto_layout(templates.build("resnet50"), None, sizes_for(design))
     assert {n: tuple(node.pos) for n, node in design.nodes.items()} == \
         {n: (round(x, 1), round(y, 1)) for n, (x, y) in expected.items()}
+
+
+def test_a_short_drop_straight_down_is_a_plain_edge_not_a_detour():
+    """A node with an error is drawn taller than its slot: the gap to the next node shrinks,
+    and the edge must still go straight down rather than loop out to a lane."""
+    from engine.layout import edge_route
+    assert edge_route((100.0, 0.0), (100.0, 35.0)) is None
+    assert edge_route((100.0, 0.0), (110.0, 12.0)) is None
+    assert edge_route((100.0, 500.0), (400.0, 0.0)) is not None  # up to the next column: a lane
