@@ -197,7 +197,7 @@ class TrainingController(QObject):
             if preview is not None:
                 self._remember_preview(fitted, preview)
             self._show_bundle()
-            self.panel.show_problems(datasets.check(self.bundle, self.document.design))
+            self.panel.show_problems(datasets.check(self.bundle, self.document.design, loss=self._loss()))
 
     def recheck(self) -> None:
         """Re-check the data against the design (after every analysed edit); when the design's
@@ -207,7 +207,14 @@ class TrainingController(QObject):
         if self.document.design.input_shape != self._fitted_for:
             self._fit_bundle_to_design()
         if not self._fitting:  # else the resize's end shows the check
-            self.panel.show_problems(datasets.check(self.bundle, self.document.design))
+            self.panel.show_problems(datasets.check(self.bundle, self.document.design, loss=self._loss()))
+
+    def _loss(self) -> str:
+        """The loss the next run will train with (the data check refuses a single output with it)."""
+        try:
+            return self.panel.config().loss
+        except Exception:  # noqa: BLE001 - a half-typed value: the default loss
+            return "cross_entropy"
 
     def apply_fix(self, code: str) -> None:
         """One-click fixes, through the document so each is one undo step."""
@@ -335,8 +342,8 @@ class TrainingController(QObject):
             for node_id, maps in event.maps.items():
                 self.views.feature_maps.add_maps(node_id, maps, when)
             if event.prediction is not None and self.bundle is not None:
-                self.views.feature_maps.set_predictions(event.input, inspection.top_k(event.prediction,
-                                                                                      self.bundle.classes))
+                self.views.feature_maps.set_predictions(event.input, inspection.top_k(
+                    event.prediction, self.bundle.classes, probabilities=True))
         elif isinstance(event, engine_adapter.FilterWeights):
             self._show_filters(event.node_id, event.weights, event.epoch)
         elif isinstance(event, ev.RunStarted):
@@ -418,9 +425,10 @@ class TrainingController(QObject):
             self.panel.status.setText("Train a run first; evaluation uses its final weights.")
             return
         design, state, bundle, record = self.trained_design, self.trained_state, self.bundle, self.record
+        config = dict(record.config) if record is not None else {}  # the run's normalisation and loss
         index = self.views.feature_maps.sample_spin.value()
         self.panel.status.setText("Evaluating on the held-out samples…")
-        self.jobs.submit("evaluate", lambda _p: probes.evaluate(design, state, bundle, index),
+        self.jobs.submit("evaluate", lambda _p: probes.evaluate(design, state, bundle, index, config),
                          lambda result: self._show_evaluation(result, record),
                          lambda message: self.panel.show_error(f"Evaluation failed: {message}"))
 

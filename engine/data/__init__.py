@@ -27,6 +27,7 @@ from .downloads import cache_dir, load_torchvision
 from .files import FileImageSet, image_files, natural_shape, no_image_decoded
 
 STAT_SAMPLES = 512  # images decoded to estimate normalisation for file datasets
+SINGLE_OUTPUT_REFUSED = {"cross_entropy": "cross-entropy", "mse": "the mse loss"}  # losses a 1-output model cannot use
 
 
 def load(name_or_path: str, input_shape=None, val_fraction: float = 0.2, seed: int = 0,
@@ -116,9 +117,11 @@ def adapt(bundle: DatasetBundle, input_shape) -> DatasetBundle:
                        {**src, "input_shape": list(input_shape)})
 
 
-def check(bundle: DatasetBundle, design) -> list[Diagnostic]:
-    """Does the dataset fit the design? Errors say what to change; a size or channel mismatch
-    that :func:`adapt` can fix has code ``input_shape`` (the caller offers the resize)."""
+def check(bundle: DatasetBundle, design, loss: str | None = None) -> list[Diagnostic]:
+    """Does the dataset fit the design (and the training ``loss``, when given)? Errors say what
+    to change; a size or channel mismatch that :func:`adapt` can fix has code ``input_shape``
+    (the caller offers the resize). A single output is a binary classifier that only the bce
+    loss can train: with ``cross_entropy`` or ``mse`` it is an error."""
     problems = []
     want = design.input_shape
     have = tuple(bundle.input_shape)
@@ -137,14 +140,14 @@ def check(bundle: DatasetBundle, design) -> list[Diagnostic]:
             problems.append(Diagnostic("warning", "input_shape", f"the dataset's samples are {_fmt(have)} but the "
                                        f"design's Input is {_fmt(want)}", f"resize the samples to {_fmt(want)} "
                                        f"(or set the Input shape to {_fmt(have)})", want, have))
-    problems += _check_classes(bundle, design)
+    problems += _check_classes(bundle, design, loss)
     if bundle.skipped:
         problems.append(Diagnostic("warning", "undecodable", f"{bundle.skipped} image file(s) could not be "
                                    "decoded and are skipped"))
     return problems
 
 
-def _check_classes(bundle, design) -> list[Diagnostic]:
+def _check_classes(bundle, design, loss=None) -> list[Diagnostic]:
     report = analyze(design)
     outs = [report.nodes[n.id].shape for n in design.output_nodes()]
     if not outs or outs[0] is None:
@@ -154,6 +157,11 @@ def _check_classes(bundle, design) -> list[Diagnostic]:
         return [Diagnostic("error", "output_shape", f"the design's output is {_fmt(out)}; a classifier "
                            "outputs one score per class", "end with Flatten → Linear → Output", None, out)]
     n = bundle.num_classes
+    if out[0] == 1 and n == 2 and loss in SINGLE_OUTPUT_REFUSED:
+        # cross_entropy over one score is always 0 and "target 1 is out of bounds"; mse wants one per class
+        return [Diagnostic("error", "num_classes", f"a single output with {SINGLE_OUTPUT_REFUSED[loss]}: the loss "
+                           f"needs one score per class ({n} here)", f"use the bce loss, or give the last layer {n} "
+                           "outputs", n, out[0])]
     if out[0] == n or (out[0] == 1 and n == 2):
         return []
     severity = "warning" if out[0] > n else "error"

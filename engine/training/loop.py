@@ -1,5 +1,5 @@
-"""Helpers of the training loop: batching onto the device, on-device metric sums, validation
-and feature-map sampling."""
+"""Helpers of the training loop: batching onto the device, on-device metric sums and
+feature-map sampling (validation is :func:`engine.training.evaluate.evaluate`)."""
 from __future__ import annotations
 
 import math
@@ -8,9 +8,9 @@ import time
 import numpy as np
 import torch
 
-from ..blocks.modules import ClassifierOutput
 from ..data import fetch
 from . import events
+from .evaluate import predictions, probabilities, set_eval_mode
 
 
 class Batcher:
@@ -90,59 +90,11 @@ class Meter:
         return {"loss_sum": loss, "correct": correct, "count": self.count, "seconds": self.seconds}
 
 
-def predictions(out: torch.Tensor, num_outputs: int) -> torch.Tensor:
-    return (out[:, 0] > 0).long() if num_outputs == 1 else out.argmax(1)
-
-
 def set_train_mode(model, frozen_modules) -> None:
     """Training mode, except frozen nodes: their batch-norm statistics must not move either."""
     model.train()
     for name in frozen_modules:
         getattr(model, name).eval()
-
-
-def set_eval_mode(model) -> None:
-    """Evaluation mode, but the Output block keeps giving logits (a softmax Output returns
-    probabilities in eval mode, which the losses do not expect)."""
-    model.eval()
-    for m in model.modules():
-        if isinstance(m, ClassifierOutput):
-            m.train()
-
-
-@torch.no_grad()
-def evaluate(model, dataset, batcher: Batcher, loss_fn, num_outputs, autocast, taps, should_stop=None) -> dict | None:
-    """Validation metrics, or None if ``should_stop()`` turned true between batches."""
-    set_eval_mode(model)
-    device = batcher.device
-    classes = max(2, num_outputs)
-    loss_sum = torch.zeros((), device=device)
-    top1 = torch.zeros((), device=device)
-    top5 = torch.zeros((), device=device)
-    confusion = torch.zeros(classes * classes, dtype=torch.long, device=device)
-    count = 0
-    val_batcher = Batcher(dataset, batcher.batch_size, device, channels_last=batcher.channels_last)
-    val_batcher.mean, val_batcher.std = batcher.mean, batcher.std
-    bs = max(batcher.batch_size, 256)
-    for _, (x, y) in val_batcher.batches(batch_size=bs):
-        if should_stop is not None and should_stop():
-            return None
-        with torch.autocast(device.type, enabled=autocast):
-            out = model(val_batcher.normalize(x))
-            if taps:
-                out = out[0]
-        out = out.float()
-        loss_sum += loss_fn(out, y) * len(y)
-        pred = predictions(out, num_outputs)
-        top1 += (pred == y).sum()
-        if num_outputs > 5:
-            top5 += (out.topk(5, dim=1).indices == y[:, None]).any(1).sum()
-        confusion += torch.bincount(y * classes + pred.clamp(0, classes - 1), minlength=classes * classes)
-        count += len(y)
-    loss, t1, t5 = torch.stack([loss_sum, top1, top5]).tolist()
-    count = max(1, count)
-    return {"loss": loss / count, "accuracy": t1 / count, "top5": t5 / count if num_outputs > 5 else None,
-            "confusion": confusion.view(classes, classes).cpu().numpy()}
 
 
 @torch.no_grad()
@@ -151,7 +103,7 @@ def feature_maps(ctx, epoch: int, max_channels: int) -> events.FeatureMaps:
     set_eval_mode(ctx.model)
     x = ctx.sample.to(ctx.device)
     out, maps = ctx.model(ctx.batcher.normalize(x))
-    probs = torch.softmax(out.float(), dim=1)[0] if out.shape[1] > 1 else torch.sigmoid(out.float())[0]
+    probs = probabilities(out[:1])[0]
     plain = {node: m[0, :max_channels].float().cpu().numpy() for node, m in maps.items()}
     return events.FeatureMaps(epoch, ctx.step, ctx.sample[0].cpu().numpy().astype(np.float32), plain,
                               probs.cpu().numpy())

@@ -24,7 +24,8 @@ from ..compile import compile_design, count_parameters
 from ..persistence import dumps
 from . import events, rundir
 from .config import ConfigError, TrainConfig
-from .loop import Batcher, Meter, evaluate, feature_maps, set_train_mode
+from .evaluate import evaluate
+from .loop import Batcher, Meter, feature_maps, set_train_mode
 from .optim import LRSchedule, make_loss, make_optimizer, parameter_groups, resolve_device
 
 _OOM = tuple({getattr(torch, "OutOfMemoryError", RuntimeError), torch.cuda.OutOfMemoryError} - {RuntimeError})
@@ -178,7 +179,9 @@ class Trainer:
             train_loss, train_acc = meter.read()
             if not math.isfinite(train_loss):
                 self._diverged(ctx, epoch, steps_per_epoch)
-            val = evaluate(model, val_set, batcher, loss_fn, num_outputs, ctx.autocast, taps, self._stop.is_set)
+            val = evaluate(model, val_set, loss_fn=loss_fn, num_outputs=num_outputs, mean=batcher.mean,
+                           std=batcher.std, batch_size=c.batch_size, device=device, autocast=ctx.autocast,
+                           taps=bool(taps), channels_last=batcher.channels_last, should_stop=self._stop.is_set)
             set_train_mode(model, frozen)
             if val is None:  # stopped during validation: resuming re-validates this epoch
                 self._save_last(ctx, epoch, steps_per_epoch, meter)
@@ -212,7 +215,7 @@ class Trainer:
                         else "images are (the first one, at least)")
                 self._warn(f"the {what} {_fmt(bundle.adapted_from)}; resized to the design's input "
                            f"{_fmt(bundle.input_shape)}", "resized")
-        for problem in datasets.check(bundle, self.design):
+        for problem in datasets.check(bundle, self.design, loss=c.loss):
             if problem.code == "input_shape" and c.resize:
                 bundle = datasets.adapt(bundle, want)
                 self._warn(f"{problem.message}: resized the samples to fit", "resized")
@@ -398,15 +401,15 @@ class Trainer:
 
     def _epoch_done(self, ctx, epoch, train_loss, train_acc, val, seconds) -> bool:
         c = self.config
-        value = val["accuracy"] if c.monitor == "val_accuracy" else val["loss"]
+        value = val.accuracy if c.monitor == "val_accuracy" else val.loss
         higher = c.monitor == "val_accuracy"
         best = self.best["value"]
         improved = best is None or (value > best if higher else value < best)
         lr = ctx.optimizer.param_groups[0]["lr"]
-        event = events.EpochEnd(epoch, train_loss, train_acc, val["loss"], val["accuracy"], val["top5"], lr, seconds,
-                                improved, val["confusion"])
+        event = events.EpochEnd(epoch, train_loss, train_acc, val.loss, val.accuracy, val.top5, lr, seconds,
+                                improved, val.confusion)
         row = event.as_row()
-        row["confusion"] = val["confusion"].tolist()
+        row["confusion"] = val.confusion.tolist()
         self.history.append(row)
         self.epochs_done = epoch + 1
         if improved:
