@@ -2,7 +2,8 @@
 
 Every node becomes a submodule named after it (composite blocks become nested GraphModules
 named after their block type), so ``print(model)`` reads like hand-written code and the
-parameter count equals the analysis report. ``taps`` adds chosen nodes' activations to the
+parameter count equals the analysis report. Which nodes, in what order, under what names and
+fed by what is :func:`engine.lowering.lower`'s walk, shared with the code exporter. ``taps`` adds chosen nodes' activations to the
 output, so feature maps come out of the same forward pass; :func:`with_taps` does the same
 for a module compiled already, sharing its parameters.
 
@@ -18,13 +19,13 @@ import contextlib
 import torch
 from torch import fx, nn
 
-from .analysis import Report, analyze
+from .analysis import Report
 from .blocks import BlockSpec, SubGraph
 from .blocks.modules import Add
 from .errors import CompileError
 from .graph import Design
+from .lowering import Lowered, lower, lower_subgraph
 from .names import class_name as _class_name
-from .names import module_name
 
 
 def build_module(spec: BlockSpec, params: dict, in_shapes: list, resolve) -> nn.Module:
@@ -35,24 +36,36 @@ def build_module(spec: BlockSpec, params: dict, in_shapes: list, resolve) -> nn.
 
 def build_subgraph(sub: SubGraph, in_shapes: list, resolve, class_name: str) -> fx.GraphModule:
     """A composite block's inside as its own GraphModule (submodules named by local id)."""
-    root, graph = nn.Module(), fx.Graph()
-    values = {f"$in{i}": graph.placeholder(f"x{i}" if len(in_shapes) > 1 else "x") for i in range(len(in_shapes))}
-    shapes = {f"$in{i}": s for i, s in enumerate(in_shapes)}
-    incoming: dict[str, list[str]] = {}
-    for src, dst, _port in sub.edges:
-        incoming.setdefault(dst, []).append(src)
-    for node_id, key, p in sub.nodes:
-        spec = resolve(key)
-        params = spec.validate_params(p)
-        srcs = incoming.get(node_id, [])
-        ins = [shapes[s] for s in srcs]
-        root.add_module(node_id, build_module(spec, params, ins, resolve))
-        shapes[node_id] = spec.infer(params, ins).shape
-        values[node_id] = graph.call_module(node_id, tuple(values[s] for s in srcs))
-    graph.output(values[sub.output])
+    return _graph_module(lower_subgraph(sub, in_shapes, resolve), class_name)
+
+
+def _graph_module(lowered: Lowered, class_name: str) -> fx.GraphModule:
+    root, graph, values, out = _trace(lowered)
+    graph.output(out)
     gm = fx.GraphModule(root, graph, class_name)
     compute_in_place(gm)
     return gm
+
+
+def _trace(lowered: Lowered) -> tuple[nn.Module, fx.Graph, dict[str, fx.Node], object]:
+    """Each step as a placeholder or a submodule call; ``(root, graph, values by name, output)``."""
+    root, graph = nn.Module(), fx.Graph()
+    values: dict[str, fx.Node] = {}
+    for step in lowered.steps:
+        if step.kind == "input":
+            values[step.name] = graph.placeholder(step.name)
+            continue
+        if step.inner is None:
+            module = step.spec.build(step.params, step.input_shapes)
+        else:
+            module = _graph_module(step.inner, _class_name(step.spec.title))
+        if step.frozen:
+            module.requires_grad_(False)
+        root.add_module(step.name, module)
+        values[step.name] = graph.call_module(step.name, tuple(values[s] for s in step.sources))
+    outputs = lowered.outputs
+    out = values[outputs[0]] if len(outputs) == 1 else tuple(values[o] for o in outputs)
+    return root, graph, values, out
 
 
 # Modules whose backward does not need their own output, so a ReLU or an Add after them may
@@ -87,42 +100,18 @@ def compile_design(design: Design, report: Report | None = None, taps=(), *, dev
 
 
 def _compile(design: Design, report: Report | None, taps: tuple) -> fx.GraphModule:
-    report = report or analyze(design)
     unknown = [t for t in taps if t not in design.nodes]
     if unknown:
         raise CompileError(f"cannot tap {', '.join(unknown)}: no such node in the design")
-    if not report.valid:
-        raise CompileError("the design has errors:\n" + "\n".join(f"  {d}" for d in report.errors), report.errors)
-    outputs = [n.id for n in design.output_nodes()]
-    if not outputs:
-        raise CompileError("the design has no Output block; add one after the last layer")
-    needed = design.ancestors(outputs + list(taps))
-    root, graph = nn.Module(), fx.Graph()
-    taken: set[str] = set()
-    names: dict[str, str] = {}
-    values: dict[str, fx.Node] = {}
-    for node_id in report.order:
-        if node_id not in needed:
-            continue
-        node = design.nodes[node_id]
-        name = names[node_id] = module_name(node.name, taken)
-        if node.block == "input":
-            values[node_id] = graph.placeholder(name)
-            continue
-        spec = design.spec(node.block)
-        nrep = report.nodes[node_id]
-        module = build_module(spec, node.params, nrep.input_shapes, design.spec)
-        if node.frozen:
-            module.requires_grad_(False)
-        root.add_module(name, module)
-        values[node_id] = graph.call_module(name, tuple(values[e.src] for e in _ordered_inputs(design, spec, node_id)))
-    out = values[outputs[0]] if len(outputs) == 1 else tuple(values[o] for o in outputs)
+    lowered = lower(design, report, keep=taps)
+    root, graph, values, out = _trace(lowered)
+    tapped = [values[lowered.names[t]] for t in taps]
     if taps:
-        out = (out, {t: values[t] for t in taps})
+        out = (out, dict(zip(taps, tapped)))
     graph.output(out)
     gm = fx.GraphModule(root, graph, _class_name(design.name or "Network"))
-    compute_in_place(gm, keep=[values[t] for t in taps])
-    gm.node_names = names  # design id → submodule name, for weights and feature maps
+    compute_in_place(gm, keep=tapped)
+    gm.node_names = lowered.names  # design id → submodule name, for weights and feature maps
     gm.tap_ids = taps
     return gm
 
@@ -195,14 +184,6 @@ def optimize(model: nn.Module, backend: str = "inductor", **options) -> nn.Modul
     on the original. ``backend="eager"`` checks the graph capture without code generation."""
     compiled = torch.compile(model, backend=backend, **options)
     return compiled
-
-
-def _ordered_inputs(design: Design, spec: BlockSpec, node_id: str):
-    edges = design.incoming(node_id)
-    if len(spec.inputs) > 1:
-        ports = [p.name for p in spec.inputs]
-        edges.sort(key=lambda e: ports.index(e.dst_port))
-    return edges
 
 
 def count_parameters(module: nn.Module) -> tuple[int, int]:

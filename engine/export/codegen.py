@@ -15,16 +15,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from ..analysis import analyze
-from ..blocks.base import SubGraph
-from ..compile import _ordered_inputs
-from ..names import class_name as class_name_of
-from ..names import module_name
 from ..errors import CompileError
 from ..graph import Design
+from ..lowering import INLINE, Lowered, Step, lower
+from ..names import class_name as class_name_of
 from .render import CUSTOM_CLASSES, Expr, constructor_args, custom_sources, doc_literal, literal, render_call
 
-INLINE = {"add", "concat", "identity", "output"}  # no weights: written directly in forward
 _CHANNEL_ARGS = {"in_channels", "out_channels", "num_features", "num_channels", "c_in", "c_out",
                  "in_features", "out_features", "num_parameters"}
 _INPUT_ARGS = {"in_channels", "c_in", "in_features"}
@@ -40,7 +36,7 @@ class CodegenError(CompileError):
 
 
 @dataclass
-class Step:
+class Line:
     """One line of forward: ``name`` is the attribute (or value) name, ``kind`` 'module' or an
     inline operation, ``inputs`` the names of the values it reads."""
 
@@ -60,7 +56,7 @@ class Instance:
 class CompositeClass:
     key: str
     name: str
-    steps: list[Step]
+    steps: list[Line]
     members: dict[str, object]  # local id -> built module, or nested CompositeClass
     output: str
     spec_params: list[str]
@@ -77,49 +73,55 @@ class Generator:
         self.custom: set[type] = set()
 
     # -- collection ---------------------------------------------------------------------
-    def member(self, key: str, params: dict, in_shapes: list, where: str):
+    def member(self, step: Step, where: str):
         """A built module, or (CompositeClass, Instance) for a composite block."""
-        spec = self.design.spec(key)
-        if key == "opaque":
-            raise CodegenError(f"'{where}' is an opaque imported layer ({params.get('type')}); it has no "
+        if step.block == "opaque":
+            raise CodegenError(f"'{where}' is an opaque imported layer ({step.params.get('type')}); it has no "
                                "code to export — replace it with catalog blocks first")
-        if spec.expand is None:
-            module = spec.build(params, in_shapes)
+        if step.inner is None:
+            module = step.spec.build(step.params, step.input_shapes)
             if type(module) in CUSTOM_CLASSES:
                 self.custom.add(type(module))
             return module
-        sub: SubGraph = spec.expand(params, in_shapes)
-        shapes = {f"$in{i}": s for i, s in enumerate(in_shapes)}
-        incoming: dict[str, list[str]] = {}
-        for src, dst, _port in sub.edges:
-            incoming.setdefault(dst, []).append(src)
-        members, steps, args = {}, [], {}
-        for local, child_key, p in sub.nodes:
-            child_spec = self.design.spec(child_key)
-            p = child_spec.validate_params(p)
-            ins = [shapes[s] for s in incoming.get(local, [])]
-            shapes[local] = child_spec.infer(p, ins).shape
-            inputs = [s if not s.startswith("$in") else f"x{s[3:]}" for s in incoming.get(local, [])]
-            if child_key in INLINE:
-                steps.append(Step(local, child_key, inputs, p.get("softmax", False)))
-                continue
-            members[local] = self.member(child_key, p, ins, f"{where}.{local}")
-            steps.append(Step(local, "module", inputs))
-            m = members[local]
-            args[local] = m if isinstance(m, tuple) else constructor_args(m)
-        signature = tuple((s.name, s.kind, tuple(s.inputs), _kind_of(members.get(s.name))) for s in steps)
+        inner = step.inner
+        # The class's forward takes x0, x1, ... (x alone when it reads one: forward_source)
+        rename = {name: f"x{i}" for i, name in enumerate(inner.inputs)}
+        lines, members = self.walk(inner, f"{where}.", rename)
+        members = {local: m for local, (m, _frozen) in members.items()}
+        args = {local: m if isinstance(m, tuple) else constructor_args(m) for local, m in members.items()}
+        signature = tuple((s.name, s.kind, tuple(s.inputs), _kind_of(members.get(s.name))) for s in lines)
+        key, spec = step.block, step.spec
         group = self.classes.get((key, signature))
         if group is None:
             name = self._class_name(spec.title, key, members)
             group = self.classes[(key, signature)] = CompositeClass(
-                key, name, steps, {k: (v[0] if isinstance(v, tuple) else v) for k, v in members.items()},
-                sub.output, [p.name for p in spec.params],
-                {dst for src, dst, _ in sub.edges if src.startswith("$in")})
+                key, name, lines, {k: (v[0] if isinstance(v, tuple) else v) for k, v in members.items()},
+                rename.get(inner.outputs[0], inner.outputs[0]), [p.name for p in spec.params],
+                {s.name for s in inner.steps if any(src in rename for src in s.sources)})
+        in_shapes = step.input_shapes
         candidates = {"in_channels": in_shapes[0][0]} if in_shapes and in_shapes[0] else {}
-        candidates.update({k: v for k, v in params.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+        candidates.update({k: v for k, v in step.params.items()
+                           if isinstance(v, (int, float)) and not isinstance(v, bool)})
         instance = Instance(args, candidates)
         group.instances.append(instance)
         return group, instance
+
+    def walk(self, lowered: Lowered, prefix: str = "", rename: dict | None = None):
+        """``(lines of forward, {name: (member, frozen)})`` for the steps of ``lowered``; an
+        opaque layer is refused by its ``prefix`` + label (``block.conv1``)."""
+        rename = rename or {}
+        lines: list[Line] = []
+        members: dict[str, tuple] = {}
+        for s in lowered.steps:
+            if s.kind == "input":
+                continue
+            inputs = [rename.get(n, n) for n in s.sources]
+            if s.kind in INLINE:
+                lines.append(Line(s.name, s.kind, inputs, s.params.get("softmax", False)))
+                continue
+            members[s.name] = (self.member(s, prefix + s.label), s.frozen)
+            lines.append(Line(s.name, "module", inputs))
+        return lines, members
 
     def _class_name(self, title: str, key: str, members) -> str:
         base = _camel(key) if not key.startswith("user:") else _camel(title)
@@ -240,12 +242,12 @@ def _kind_of(member) -> str:
     return type(member).__name__
 
 
-def _arity(steps: list[Step]) -> int:
+def _arity(steps: list[Line]) -> int:
     used = {int(i[1:]) for s in steps for i in s.inputs if re.fullmatch(r"x\d+", i)}
     return max(used, default=0) + 1
 
 
-def forward_source(steps: list[Step], output, inputs: list[str], indent: str = "    ") -> list[str]:
+def forward_source(steps: list[Line], output, inputs: list[str], indent: str = "    ") -> list[str]:
     """The body of ``forward``. A chain of layers reuses its variable (``x = self.conv1(x)``); a
     value still needed later (a shortcut, a branch point) keeps it, and the next chain gets
     ``out`` or a name of its own, as torchvision writes residual blocks."""
@@ -299,48 +301,22 @@ def python_source(design: Design, weights_file: str | None = None, standalone: b
     """``(source, class name)`` of the standalone module file for ``design``. Without
     ``standalone`` the module docstring and the ``__main__`` block are left out (the training
     script embeds the rest)."""
-    report = analyze(design)
-    if not report.valid:
-        raise CodegenError("the design has errors:\n" + "\n".join(f"  {d}" for d in report.errors), report.errors)
-    outputs = [n.id for n in design.output_nodes()]
-    if not outputs:
-        raise CodegenError("the design has no Output block; add one after the last layer")
+    lowered = lower(design, error=CodegenError)
     gen = Generator(design)
-    needed = design.ancestors(outputs)
-    taken: set[str] = set()
-    names: dict[str, str] = {}
-    steps: list[Step] = []
-    members: list[tuple[str, object, bool]] = []
-    inputs: list[str] = []
-    for node_id in report.order:
-        if node_id not in needed:
-            continue
-        node = design.nodes[node_id]
-        name = names[node_id] = module_name(node.name, taken)
-        if node.block == "input":
-            inputs.append(name)
-            continue
-        spec = design.spec(node.block)
-        srcs = [names[e.src] for e in _ordered_inputs(design, spec, node_id)]
-        if node.block in INLINE:
-            steps.append(Step(name, node.block, srcs, node.params.get("softmax", False)))
-            continue
-        members.append((name, gen.member(node.block, node.params, report.nodes[node_id].input_shapes, node.name),
-                        node.frozen))
-        steps.append(Step(name, "module", srcs))
+    steps, members = gen.walk(lowered)
     for cls in _dependency_order(gen.classes.values()):
         gen.resolve_arguments(cls)
     class_name = _top_class_name(design.name, {c.name for c in gen.classes.values()})
     body = [f"class {class_name}(nn.Module):", "    " + doc_literal(design.name + ".") if design.name else "", "",
             "    def __init__(self):", "        super().__init__()"]
-    for name, member, frozen in members:
+    for name, (member, frozen) in members.items():
         text = gen.call(*member) if isinstance(member, tuple) else render_call(member)
         body.append(f"        self.{name} = {text}")
         if frozen:
             body.append(f"        self.{name}.requires_grad_(False)  # frozen in the design")
-    body += ["", *forward_source(steps, [names[o] for o in outputs] if len(outputs) > 1 else names[outputs[0]], inputs)]
-    shapes = [tuple(design.nodes[i].params["shape"]) for i in report.order if design.nodes[i].block == "input"
-              and i in needed]
+    outputs = lowered.outputs
+    body += ["", *forward_source(steps, outputs if len(outputs) > 1 else outputs[0], lowered.inputs)]
+    shapes = [tuple(s.params["shape"]) for s in lowered.steps if s.kind == "input"]
     docstring, imports = _header(design, class_name, weights_file, shapes)
     footer = _footer(class_name, len(shapes))
     header = docstring + imports
