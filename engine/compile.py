@@ -2,10 +2,11 @@
 
 Every node becomes a submodule named after it (composite blocks become nested GraphModules
 named after their block type), so ``print(model)`` reads like hand-written code and the
-parameter count equals the analysis report. Which nodes, in what order, under what names and
-fed by what is :func:`engine.lowering.lower`'s walk, shared with the code exporter. ``taps`` adds chosen nodes' activations to the
-output, so feature maps come out of the same forward pass; :func:`with_taps` does the same
-for a module compiled already, sharing its parameters.
+parameter count equals the analysis report. Which nodes run, in what order, under what names
+and fed by what is :func:`engine.lowering.lower`'s walk, shared with the code exporter.
+``taps`` adds chosen nodes' activations to the output, so feature maps come out of the same
+forward pass; :func:`with_taps` does the same for a module compiled already, sharing its
+parameters.
 
 The module is ordinary PyTorch: ``.to(device)`` (CUDA, MPS), ``.to(memory_format=
 torch.channels_last)`` and ``torch.autocast`` work as for any model (:func:`prepare` does the
