@@ -174,7 +174,7 @@ class Document(QObject):
     # -- clipboard -------------------------------------------------------------------------
     def copy_payload(self, node_ids) -> str:
         ids = [n for n in self.design.nodes if n in set(node_ids)]
-        nodes = [{"id": n, "block": self.design.nodes[n].block, "params": self.design.nodes[n].params,
+        nodes = [{"id": n, "block": self.design.nodes[n].block, "params": dict(self.design.nodes[n].params),
                   "pos": list(self.design.nodes[n].pos), "label": self.design.nodes[n].label,
                   "frozen": self.design.nodes[n].frozen} for n in ids]
         edges = [list(e) for e in self.design.edges if e.src in ids and e.dst in ids]

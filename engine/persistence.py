@@ -25,7 +25,7 @@ import stat
 from pathlib import Path
 
 from .errors import DesignError, DesignFileError, EngineError
-from .graph import MAX_TEXT, CompositeDefinition, Design
+from .graph import MAX_TEXT, CompositeDefinition, Design, LintError
 
 FORMAT = "network-designer"
 VERSION = 1
@@ -50,7 +50,9 @@ def to_dict(design: Design) -> dict:
 
 
 def _node_dict(n) -> dict:
-    d = {"id": n.id, "block": n.block, "params": n.params, "pos": [round(n.pos[0], 1), round(n.pos[1], 1)]}
+    # A plain dict (the node's params are a read-only mapping), lists copied: a caller may edit it.
+    params = {k: list(v) if type(v) is list else v for k, v in n.params.items()}
+    d = {"id": n.id, "block": n.block, "params": params, "pos": [round(n.pos[0], 1), round(n.pos[1], 1)]}
     if n.label:
         d["label"] = n.label
     if n.frozen:
@@ -260,6 +262,10 @@ def _from_dict(data) -> Design:
     design = Design(name, classes, notes)
     _read_composites(design, _list(data, "composites"))
     _fill(design, data, "")
+    try:
+        design.lint()  # a file that loads is consistent (the checks above should make this moot)
+    except LintError as e:
+        raise DesignFileError(f"the design is inconsistent: {e}") from None
     return design
 
 

@@ -68,13 +68,16 @@ def test_undo_all_restores_the_original(qapp, edits):
     original = snapshot(design)
     for edit in edits:
         _apply(doc, *edit)
+        design.lint()  # every edit and every undo/redo step keeps the model's invariants
     edited = snapshot(design)
     stack = doc.undo_stack
     while stack.canUndo():
         stack.undo()
+        design.lint()
     assert snapshot(design) == original
     while stack.canRedo():
         stack.redo()
+        design.lint()
     assert snapshot(design) == edited
     doc.close()
     doc.deleteLater()

@@ -33,10 +33,13 @@ FILE_SETTINGS = settings(max_examples=FUZZ_FILES, deadline=None,
 def _try_add(d: Design, block: str, params: dict, sources: list[str]) -> str | None:
     """Add a node fed by ``sources``; keep it only if the analysis accepts it."""
     node = d.add_node(block, params).id
+    d.lint()
     for src in sources:
         d.connect(src, node)
+        d.lint()
     if analyze(d).nodes[node].shape is None:
         d.remove_node(node)
+        d.lint()
         return None
     return node
 
@@ -80,6 +83,7 @@ def networks(draw):
     spatial = [draw(st.integers(5, 14)) for _ in range(nd)] if nd < 3 else [draw(st.integers(4, 7))] * 3
     d = Design("random")
     inp = d.add_node("input", {"shape": [draw(st.integers(1, 4)), *spatial]}).id
+    d.lint()
     frontier = [inp]
     shapes = {inp: tuple(d.nodes[inp].params["shape"])}
     for _ in range(draw(st.integers(1, 9))):
@@ -108,6 +112,7 @@ def networks(draw):
             frontier.append(node)
     out = d.add_node("output").id
     d.connect(frontier[-1], out)
+    d.lint()  # every step above is linted too (the mutation API keeps the invariants)
     return d
 
 
