@@ -214,7 +214,7 @@ class _Plan:
         self.frozen = [_NO_MEMO] * len(steps)
         if previous is not None:
             self._adopt(previous)
-        self.unused, self.fed_by_input = _reachability(design, steps, incoming)
+        self.unused, self.fed_by_input = _reachability(design, steps, incoming, children)
         self.has_input = any(n.block == "input" for n in nodes.values())
         self.has_output = bool(self.fed_by_input)
         self.position: dict[str, int] | None = None  # node id -> index in the order, when needed
@@ -379,13 +379,17 @@ def _add_problem(design: Design, spec, params, edges, reports) -> ShapeProblem |
     return None
 
 
-def _reachability(design: Design, steps, incoming) -> tuple[list[str], dict[str, bool]]:
+def _reachability(design: Design, steps, incoming, children) -> tuple[list[str], dict[str, bool]]:
     """Nodes that lead to no Output, and for each Output whether an Input feeds it."""
     nodes = design.nodes
     outputs = [n for n, node in nodes.items() if node.block == "output"]
     if not outputs:
         return [], {}
     inputs = {n for n, node in nodes.items() if node.block == "input"}
+    if len(outputs) == 1 and len(steps) == len(nodes) and outputs == [n for n, c in children.items() if not c]:
+        # The Output is the only node that feeds nothing: following edges forward from any
+        # node ends there, so every node leads to it, the Inputs included.
+        return [], {outputs[0]: bool(inputs)}
     if len(outputs) == 1 and len(steps) == len(nodes):
         # Backwards through the order: a node feeds the Output when a node it feeds does.
         feeding = set(outputs)
