@@ -57,7 +57,8 @@ def training_app(qtbot, tmp_path, no_leaked_threads):
     container.resize(1400, 820)
     qtbot.addWidget(container)
     container.show()
-    # The dataset loads in a background thread; the tests start runs right away.
-    qtbot.waitUntil(lambda: controller.bundle is not None and not controller.dataset_loading(), timeout=30000)
+    # The dataset loads in a background thread (after torch's background import); the tests
+    # start runs right away. A generous wait: on a loaded 2-core CI box this took over 30 s once.
+    qtbot.waitUntil(lambda: controller.bundle is not None and not controller.dataset_loading(), timeout=120_000)
     yield controller, container
     controller.shutdown()
