@@ -12,7 +12,7 @@ No Qt is imported anywhere in this package: it works as a library and from the c
 from .analysis import Diagnostic, NodeReport, Report, analyze
 from .errors import (CompileError, CycleError, DesignError, DesignFileError, EngineError, ParameterError,
                      PortError, PortOccupiedError, UnknownBlockError, UnknownNodeError)
-from .graph import CompositeDefinition, Design, DesignEvent, Edge, Node
+from .graph import CompositeDefinition, Design, DesignEvent, Edge, LintError, Node
 
 
 def compile_design(design, report=None, taps=()):
@@ -24,4 +24,4 @@ def compile_design(design, report=None, taps=()):
 __all__ = ["Design", "DesignEvent", "Edge", "Node", "CompositeDefinition", "analyze", "Report", "NodeReport",
            "Diagnostic", "compile_design", "EngineError", "DesignError", "DesignFileError", "CompileError",
            "CycleError", "ParameterError", "PortError", "PortOccupiedError", "UnknownBlockError",
-           "UnknownNodeError"]
+           "UnknownNodeError", "LintError"]
