@@ -112,15 +112,26 @@ def test_stop_during_validation_resumes_with_that_validation(shapes16, tmp_path)
 def test_stop_from_another_thread_while_paused(shapes16):
     trainer = Trainer(tiny_cnn(), config(epochs=50, batch_size=4), dataset=shapes16)
     seen = []
-    trainer.on_event = seen.append
+    holding = threading.Event()
+
+    def on_event(e):
+        seen.append(e)
+        if isinstance(e, events.Paused):
+            holding.set()
+    trainer.on_event = on_event
     trainer.pause()
     thread = threading.Thread(target=trainer.run)
     thread.start()
-    time.sleep(0.5)
-    assert not of(seen, events.BatchProgress)  # paused before the first batch
+    assert holding.wait(60), "the paused run never reached its first batch"
+    assert trainer.paused and not trainer.stop_requested
+    assert of(seen, events.Paused)[0].step == 0 and not of(seen, events.BatchProgress)  # held before batch 1
     trainer.stop()
-    thread.join(10)
-    assert not thread.is_alive() and of(seen, events.Finished)[0].reason == "stopped"
+    thread.join(30)
+    assert not thread.is_alive()
+    assert trainer.stop_requested and not trainer.paused  # stopping wakes the paused run
+    finished = of(seen, events.Finished)
+    assert len(finished) == 1 and finished[0].reason == "stopped" and finished[0].epochs_done == 0
+    assert not of(seen, events.BatchProgress) and not of(seen, events.Resumed)  # no batch ran after the stop
 
 
 def test_pause_and_resume(shapes16):
