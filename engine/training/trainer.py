@@ -2,7 +2,8 @@
 
 ``run()`` blocks and never raises: every failure becomes an :class:`events.Error` followed by
 :class:`events.Finished`. ``stop()``, ``pause()`` and ``resume()`` may be called from any
-thread and take effect before the next batch. Losses and accuracies are summed on the device
+thread and take effect before the next batch; so does :meth:`inspect`, which changes the sample whose
+feature maps the run reports. Losses and accuracies are summed on the device
 and read back only when an event is due, because ``.item()`` on a GPU waits for the queue to
 drain; on the CPU reading costs nothing, so a non-finite loss is caught at the very batch.
 """
@@ -49,6 +50,8 @@ class Trainer:
         self._stop = threading.Event()
         self._running = threading.Event()
         self._running.set()
+        self._inspect_lock = threading.Lock()
+        self._inspect_next = None  # a sample chosen by inspect(), not yet adopted by the loop
         self.history: list[dict] = []
         self.model = None
 
@@ -70,6 +73,21 @@ class Trainer:
     @property
     def paused(self) -> bool:
         return not self._running.is_set()
+
+    def inspect(self, sample) -> None:
+        """Show the feature maps of ``sample`` (one un-normalised input, C×…, array or tensor)
+        from now on. Thread-safe: the loop adopts it between batches, so a forward pass never
+        sees a half-written input; a sample whose shape is not the dataset's is ignored."""
+        with self._inspect_lock:
+            self._inspect_next = sample
+
+    def _take_inspected(self, like: torch.Tensor) -> torch.Tensor | None:
+        """The sample chosen since the last call as a 1×C×… tensor like ``like``, else None."""
+        with self._inspect_lock:
+            chosen, self._inspect_next = self._inspect_next, None
+        if chosen is None or tuple(np.shape(chosen)) != tuple(like.shape[1:]):
+            return None
+        return torch.as_tensor(np.asarray(chosen), dtype=like.dtype)[None].clone()
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> events.Finished:
@@ -317,8 +335,10 @@ class Trainer:
         return ck["epoch"], ck["batch"], ck["step"], ck.get("meter")
 
     def _fixed_sample(self, val_set, batcher):
+        """The first validation sample, or the one chosen with inspect() before the run began."""
         x, _ = datasets.fetch(val_set, torch.tensor([0]))
-        return x
+        chosen = self._take_inspected(x)
+        return x if chosen is None else chosen
 
     def _train_epoch(self, ctx, epoch, first_batch, meter) -> None:
         c = self.config
@@ -356,6 +376,9 @@ class Trainer:
                 last_emit, last_sums = now, sums
                 if ctx.taps and maps_limiter.ready():
                     maps_limiter.mark()
+                    chosen = self._take_inspected(ctx.sample)
+                    if chosen is not None:
+                        ctx.sample = chosen
                     self._emit(feature_maps(ctx, epoch, c.max_feature_channels))
                     set_train_mode(ctx.model, ctx.frozen)
 

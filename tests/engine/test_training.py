@@ -134,6 +134,35 @@ def test_stop_from_another_thread_while_paused(shapes16):
     assert not of(seen, events.BatchProgress) and not of(seen, events.Resumed)  # no batch ran after the stop
 
 
+def test_inspect_changes_the_sample_between_batches_from_another_thread(shapes16):
+    first = np.full((1, 16, 16), 0.25, dtype=np.float32)
+    later = np.full((1, 16, 16), 0.75, dtype=np.float32)
+
+    def react(trainer, e):
+        if isinstance(e, events.FeatureMaps) and not react.switched:
+            react.switched = True
+            trainer.inspect(np.zeros((3, 16, 16), dtype=np.float32))  # another shape: ignored
+            chooser = threading.Thread(target=trainer.inspect, args=(later,))  # as the UI thread would
+            chooser.start()
+            chooser.join()
+    react.switched = False
+    cfg = config(epochs=2, batch_size=4, event_rate=1e6, feature_map_nodes=["conv2d_2"], feature_map_interval=1e-6)
+    trainer = Trainer(tiny_cnn(), cfg, dataset=shapes16)
+    trainer.inspect(first)  # before the run: its first maps are of this sample
+    seen = []
+
+    def on_event(e):
+        seen.append(e)
+        react(trainer, e)
+    trainer.on_event = on_event
+    assert trainer.run().reason == "completed"
+    inputs = [e.input for e in of(seen, events.FeatureMaps)]
+    assert len(inputs) >= 3
+    np.testing.assert_array_equal(inputs[0], first)
+    np.testing.assert_array_equal(inputs[1], later)  # adopted before the next maps
+    np.testing.assert_array_equal(inputs[-1], later)
+
+
 def test_pause_and_resume(shapes16):
     def react(trainer, e):
         if isinstance(e, events.BatchProgress) and not react.done:
