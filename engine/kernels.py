@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .blocks.common import out_size
 from .blocks.lazy import LazyModule
+from .errors import EngineError
 
 np = LazyModule("numpy")  # the app's first window lists the kernels without importing numpy
 
@@ -23,11 +24,15 @@ CLASSIC_KERNELS: dict[str, list[list[float]]] = {
 }
 
 
+class KernelError(EngineError, ValueError):
+    """A kernel, image, stride or padding the playground cannot use (a ValueError, as before)."""
+
+
 def classic_kernel(name: str) -> np.ndarray:
     try:
         return np.asarray(CLASSIC_KERNELS[name], dtype=np.float32)
     except KeyError:
-        raise ValueError(f"unknown kernel {name!r}; choose one of: {', '.join(CLASSIC_KERNELS)}") from None
+        raise KernelError(f"unknown kernel {name!r}; choose one of: {', '.join(CLASSIC_KERNELS)}") from None
 
 
 def parse_kernel(text: str) -> np.ndarray:
@@ -35,21 +40,21 @@ def parse_kernel(text: str) -> np.ndarray:
     commas. Fractions such as ``1/9`` are allowed. Raises ValueError saying what is wrong."""
     rows = [r for r in text.replace(";", "\n").splitlines() if r.strip()]
     if not rows:
-        raise ValueError("the kernel is empty; type rows of numbers, e.g. '0 -1 0; -1 5 -1; 0 -1 0'")
+        raise KernelError("the kernel is empty; type rows of numbers, e.g. '0 -1 0; -1 5 -1; 0 -1 0'")
     values = []
     for i, row in enumerate(rows, 1):
         cells = row.replace(",", " ").split()
         try:
             values.append([_number(c) for c in cells])
         except ValueError:
-            raise ValueError(f"row {i} ({row.strip()!r}) has something that is not a number") from None
+            raise KernelError(f"row {i} ({row.strip()!r}) has something that is not a number") from None
     widths = {len(r) for r in values}
     if len(widths) != 1:
-        raise ValueError(f"the rows have different lengths ({', '.join(str(len(r)) for r in values)}); "
+        raise KernelError(f"the rows have different lengths ({', '.join(str(len(r)) for r in values)}); "
                          "every row needs the same number of values")
     kernel = np.asarray(values, dtype=np.float32)
     if max(kernel.shape) > 15:
-        raise ValueError(f"the kernel is {kernel.shape[0]}×{kernel.shape[1]}; keep it at most 15×15")
+        raise KernelError(f"the kernel is {kernel.shape[0]}×{kernel.shape[1]}; keep it at most 15×15")
     return kernel
 
 
@@ -74,15 +79,15 @@ def apply_kernel(image: np.ndarray, kernel: np.ndarray, stride: int = 1, padding
     if img.ndim == 2:
         img = img[None]
     if img.ndim != 3:
-        raise ValueError(f"expected an image of shape H×W or C×H×W, got {tuple(img.shape)}")
+        raise KernelError(f"expected an image of shape H×W or C×H×W, got {tuple(img.shape)}")
     k = np.asarray(kernel, dtype=np.float32)
     if k.ndim != 2:
-        raise ValueError(f"expected a 2-D kernel, got shape {tuple(k.shape)}")
+        raise KernelError(f"expected a 2-D kernel, got shape {tuple(k.shape)}")
     if stride < 1 or padding < 0:
-        raise ValueError(f"stride must be ≥ 1 and padding ≥ 0 (got stride {stride}, padding {padding})")
+        raise KernelError(f"stride must be ≥ 1 and padding ≥ 0 (got stride {stride}, padding {padding})")
     h, w = output_shape(img.shape[1], img.shape[2], tuple(k.shape), stride, padding)
     if h <= 0 or w <= 0:
-        raise ValueError(f"the output would be {h}×{w}: the {k.shape[0]}×{k.shape[1]} kernel does not fit "
+        raise KernelError(f"the output would be {h}×{w}: the {k.shape[0]}×{k.shape[1]} kernel does not fit "
                          f"the {img.shape[1]}×{img.shape[2]} image with padding {padding}; add padding")
     summed = np.pad(img, ((0, 0), (padding, padding), (padding, padding))).sum(axis=0, dtype=np.float32)
     out = np.zeros((h, w), dtype=np.float32)

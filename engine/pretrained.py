@@ -28,10 +28,11 @@ from typing import Mapping
 import torch
 from torch import nn
 
+from .errors import EngineError
 from .graph import Design
 
 
-class WeightsError(ValueError):
+class WeightsError(EngineError, ValueError):
     """The weights do not fit the design (strict loading), or the file cannot be read."""
 
 

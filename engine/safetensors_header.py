@@ -31,6 +31,8 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
+from .errors import EngineError
+
 MAX_HEADER_BYTES = 100_000_000  # safetensors refuses a longer header (MAX_HEADER_SIZE)
 MAX_DEPTH = 64  # a valid header nests 3 levels: {name: {"shape": [...]}}
 MAX_DIMS = 64
@@ -54,7 +56,7 @@ _BRACKETS = bytes.maketrans(b"[{]}", b"(())")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
-class SafetensorsHeaderError(ValueError):
+class SafetensorsHeaderError(EngineError, ValueError):
     """A safetensors file whose header cannot be trusted; the message is one line."""
 
 

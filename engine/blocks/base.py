@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple
 
-from ..errors import ParameterError
+from ..errors import EngineError, ParameterError
 
 Shape = tuple[int, ...]
 
@@ -23,7 +23,7 @@ MAX_KERNEL = 1 << 10
 MAX_SPATIAL = 1 << 16
 
 
-class ShapeProblem(Exception):
+class ShapeProblem(EngineError):
     """Raised by ``infer`` when the inputs do not fit the block: an error diagnostic."""
 
     def __init__(self, message: str, fix: str = "", expected: Any = None, received: Any = None):

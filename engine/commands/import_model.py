@@ -69,4 +69,4 @@ def _module(source: str, num_classes: int | None):
     if kind == "python":
         module_name, _, factory = rest.partition(":")
         return getattr(importlib.import_module(module_name), factory)(**kwargs)
-    raise ValueError(f"unknown source {source!r}: use a path, torchvision:NAME or python:MODULE:FACTORY")
+    raise EngineError(f"unknown source {source!r}: use a path, torchvision:NAME or python:MODULE:FACTORY")

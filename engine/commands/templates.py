@@ -56,7 +56,7 @@ def _parse_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(v) for v in text.replace("x", ",").replace("×", ",").split(","))
     except ValueError:
-        raise ValueError(f"--input takes sizes like 3,224,224; got {text!r}") from None
+        raise templates.TemplateError(f"--input takes sizes like 3,224,224; got {text!r}") from None
     return shape
 
 
@@ -65,12 +65,12 @@ def _parse_option(text: str, info) -> tuple[str, object]:
     name = name.strip()
     if not sep or name not in info.options:
         known = ", ".join(info.options) or "none"
-        raise ValueError(f"--set takes OPTION=VALUE with an option of {info.name} ({known}); got {text!r}")
+        raise templates.TemplateError(f"--set takes OPTION=VALUE with an option of {info.name} ({known}); got {text!r}")
     default = info.options[name][0]
     if isinstance(default, bool):
         lowered = value.strip().lower()
         if lowered not in ("true", "false", "1", "0", "yes", "no"):
-            raise ValueError(f"{name} is true or false; got {value!r}")
+            raise templates.TemplateError(f"{name} is true or false; got {value!r}")
         return name, lowered in ("true", "1", "yes")
     return name, type(default)(value)
 

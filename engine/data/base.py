@@ -26,7 +26,7 @@ class TensorSet(torch.utils.data.Dataset):
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
         if len(x) != len(y):
-            raise ValueError(f"{len(x)} samples but {len(y)} labels")
+            raise DatasetError(f"{len(x)} samples but {len(y)} labels")
         self.x, self.y = x, y.long()
 
     def __len__(self) -> int:

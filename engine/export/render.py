@@ -12,6 +12,7 @@ import inspect
 from torch import nn
 
 from ..blocks import modules as custom
+from ..errors import CompileError
 
 # Constructor arguments that are not stored under their own name.
 _SPECIAL = {
@@ -43,7 +44,7 @@ def constructor_args(module: nn.Module) -> list[tuple[str, object, bool, object]
         elif hasattr(module, p.name):
             value = getattr(module, p.name)
         else:
-            raise ValueError(f"cannot read {cls.__name__}'s argument {p.name!r} back from the module")
+            raise CompileError(f"cannot read {cls.__name__}'s argument {p.name!r} back from the module")
         required = p.default is inspect.Parameter.empty
         out.append((p.name, _plain(value), required, None if required else p.default))
     return out

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from .. import blocks
 from ..blocks.base import ShapeProblem, fmt_shape
+from ..errors import EngineError
 from ..graph import Design
 
 SPACING = 170.0  # canvas units between consecutive nodes of the main chain
 BRANCH_DROP = 190.0  # how far below the chain side branches (auxiliary heads) sit
 
 
-class TemplateError(ValueError):
+class TemplateError(EngineError, ValueError):
     """The template cannot be built for the requested input (e.g. too small, not an image)."""
 
 
