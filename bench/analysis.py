@@ -12,7 +12,8 @@ count, output shape), then reports the median time of ``analyze(design)``:
   design's plan (order, sources, reachability) is rebuilt while node results are kept;
 
 and the ratio against ``torchinfo.summary`` of torchvision's resnet152 measured in the same run
-(batch 1, 224×224, ``verbose=0``). Targets: ≤ 2 ms median and ≥ 50× faster than torchinfo.
+(batch 1, 224×224, ``verbose=0``). Targets: ≤ 2 ms median (≤ 1 ms cold) and ≥ 50× faster than
+torchinfo.
 
     .venv/bin/python bench/analysis.py [--runs 200] [--torchinfo-runs 3] [--device cpu|meta]
 """
@@ -32,6 +33,7 @@ from engine import Design, analyze  # noqa: E402
 from engine.analysis import clear_cache  # noqa: E402
 
 TARGET_MS = 2.0
+TARGET_COLD_MS = 1.0  # a design seen for the first time (issue 12)
 TARGET_RATIO = 50.0
 
 
@@ -152,10 +154,10 @@ def main() -> int:
         print(f"ratio torchinfo / analysis ({label}): cold {ref[index] / cold[index]:,.0f}×, "
               f"warm {ref[index] / warm[index]:,.0f}×, after an edit {ref[index] / edited[index]:,.0f}×, "
               f"after a structural edit {ref[index] / restructured[index]:,.0f}×")
-    for name, t in (("cold", cold), ("warm", warm), ("after an edit", edited),
-                    ("after a structural edit", restructured)):
-        ok = t[0] <= TARGET_MS and ref[0] / t[0] >= TARGET_RATIO
-        print(f"{name}: target ≤ {TARGET_MS} ms median and ≥ {TARGET_RATIO:.0f}×: {'met' if ok else 'NOT met'}")
+    for name, t, target in (("cold", cold, TARGET_COLD_MS), ("warm", warm, TARGET_MS),
+                            ("after an edit", edited, TARGET_MS), ("after a structural edit", restructured, TARGET_MS)):
+        ok = t[0] <= target and ref[0] / t[0] >= TARGET_RATIO
+        print(f"{name}: target ≤ {target} ms median and ≥ {TARGET_RATIO:.0f}×: {'met' if ok else 'NOT met'}")
     return 0
 
 
