@@ -259,16 +259,18 @@ class TrainingController(QObject):
         config = self.panel.config().replace(feature_map_nodes=taps)
         if self.initial_weights_path:
             config = config.replace(init_weights=self.initial_weights_path)
-        record = self.history.new_run(design.copy(), config.to_dict())
+        # The panel's loaded dataset goes to the trainer as is: same split, same samples. The
+        # trainer takes the run's one snapshot of the design; the record shares it (never edited).
+        trainer = engine_adapter.make_trainer(design, config, dataset=self.bundle)
+        record = self.history.new_run(trainer.design, config.to_dict())
         self.record = record
         run_dir = str(Path(record.checkpoints_dir).parent)
-        # The panel's loaded dataset goes to the trainer as is: same split, same samples.
-        worker_config = {**record.config, "run_dir": run_dir, "dataset_bundle": self.bundle}
-        self.session = TrainingSession(design, worker_config, engine_adapter.run_trainer, self)
-        self.session.run_dir = run_dir
+        trainer.run_dir = Path(run_dir)
         fm = self.views.feature_maps
         if len(fm.samples):
-            self.session.control.set_sample(fm.samples[fm.sample_spin.value()])
+            trainer.inspect(fm.samples[fm.sample_spin.value()])
+        self.session = TrainingSession(trainer, self)
+        self.session.run_dir = run_dir
         self.session.event.connect(self._on_event)
         self.session.finished.connect(self._on_finished)
         self.views.feature_maps.clear_maps()
@@ -291,7 +293,7 @@ class TrainingController(QObject):
     def toggle_pause(self) -> None:
         if self.session is None or not self.session.is_running():
             return
-        if self.session.control.paused:
+        if self.session.paused:
             self.session.resume()
             self.panel.set_state("running")
         else:
@@ -495,7 +497,7 @@ class TrainingController(QObject):
     def _on_sample_changed(self, index: int) -> None:
         fm = self.views.feature_maps
         if self.session is not None and self.session.is_running() and index < len(fm.samples):
-            self.session.control.set_sample(fm.samples[index])
+            self.session.trainer.inspect(fm.samples[index])
         self.update_equivariance()
 
     def _on_runs_chosen(self) -> None:

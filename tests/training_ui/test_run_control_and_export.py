@@ -28,9 +28,14 @@ def test_a_stop_while_running_ends_the_run_after_at_most_one_more_batch(qtbot, t
     session.worker.event.connect(lambda e: isinstance(e, ev.BatchProgress) and done_steps.append(e.step),
                                  Qt.ConnectionType.DirectConnection)
     at_stop = []
-    session.control.listeners.insert(0, lambda kind: kind == "stop" and at_stop.append(max(done_steps)))
+    trainer_stop = session.trainer.stop  # the run's one stop flag: the trainer's
+
+    def stop():
+        at_stop.append(max(done_steps))
+        trainer_stop()
+    session.trainer.stop = stop
     qtbot.waitUntil(lambda: len(done_steps) >= 30, timeout=30000)  # well into the run, not paused
-    assert not session.control.paused
+    assert not session.paused and not session.trainer.paused
     panel.stop_button.click()
     qtbot.waitUntil(lambda: not session.is_running(), timeout=30000)
     assert controller.record.status == "stopped"

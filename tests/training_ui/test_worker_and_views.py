@@ -8,17 +8,38 @@ from engine import Design
 from .conftest import small_cnn
 
 
+class FakeTrainer:
+    """The trainer's interface to the worker: a design snapshot, on_event, run and the controls."""
+
+    def __init__(self, design, run):
+        self.design, self._run = design.copy(), run
+        self.on_event = None
+        self.stop_requested = self.paused = False
+
+    def run(self):
+        return self._run(self.on_event)
+
+    def stop(self):
+        self.stop_requested, self.paused = True, False
+
+    def pause(self):
+        self.paused = True
+
+    def resume(self):
+        self.paused = False
+
+
 def test_100000_events_cross_the_thread_queued_without_a_crash(qtbot, no_leaked_threads):
     """The PySide6 6.12.0/Python 3.11 trap aborts after a few hundred emits; this path must hold."""
     n = 100_000
 
-    def flood(design, config, emit, control):
+    def flood(emit):
         for i in range(n):
             emit({"i": i, "ok": True, "none": None})
         return None
 
     received = []
-    session = TrainingSession(small_cnn(), {}, flood)
+    session = TrainingSession(FakeTrainer(small_cnn(), flood))
     session.event.connect(lambda e: received.append(e["i"]))
     with qtbot.waitSignal(session.finished, timeout=120_000) as done:
         session.start()
@@ -29,10 +50,10 @@ def test_100000_events_cross_the_thread_queued_without_a_crash(qtbot, no_leaked_
 
 
 def test_a_runner_that_raises_finishes_as_failed(qtbot, no_leaked_threads):
-    def broken(design, config, emit, control):
+    def broken(emit):
         raise RuntimeError("boom")
 
-    session = TrainingSession(small_cnn(), {}, broken)
+    session = TrainingSession(FakeTrainer(small_cnn(), broken))
     with qtbot.waitSignal(session.finished, timeout=10_000) as done:
         session.start()
     assert done.args[0] == "failed" and "boom" in done.args[1]
@@ -40,11 +61,25 @@ def test_a_runner_that_raises_finishes_as_failed(qtbot, no_leaked_threads):
 
 
 def test_the_run_trains_a_snapshot_of_the_design():
+    from designer.training.engine_adapter import make_trainer
+    from engine.training import TrainConfig
     design = small_cnn()
-    session = TrainingSession(design, {}, lambda *a: None)
+    session = TrainingSession(make_trainer(design, TrainConfig()))
     linear = next(n for n, node in design.nodes.items() if node.block == "linear")
     design.set_params(linear, {"out_features": 3})
     assert session.design.nodes[linear].params["out_features"] == 10
+    assert session.design is session.trainer.design  # one copy: the trainer's
+
+
+def test_the_session_forwards_its_controls_to_the_trainer():
+    trainer = FakeTrainer(small_cnn(), lambda emit: None)
+    session = TrainingSession(trainer)
+    session.pause()
+    assert trainer.paused and session.paused
+    session.resume()
+    assert not trainer.paused and not session.paused
+    session.stop()
+    assert trainer.stop_requested
 
 
 def test_convolutions_follow_a_shift_and_pooling_only_roughly():
