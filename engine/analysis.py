@@ -131,10 +131,7 @@ _PLANS: "weakref.WeakKeyDictionary[Design, _Plan]" = weakref.WeakKeyDictionary()
 
 
 def _freeze(params) -> tuple:
-    values = tuple(params.values())
-    if list in map(type, values):
-        return tuple([tuple(v) if type(v) is list else v for v in values])
-    return values  # most nodes: only scalars, already hashable
+    return tuple([tuple(v) if type(v) is list else v for v in params.values()])
 
 
 def _shape_key(shapes: tuple) -> tuple:
@@ -312,12 +309,18 @@ def analyze(design: Design) -> Report:
         params = node.params
         frozen_form = frozen_forms[i]
         if frozen_form[0] is not params:  # set_params replaces the mapping: a new object is an edit
-            frozen_form = frozen_forms[i] = (params, _freeze(params) if params else ())
+            # Most values are scalars: the values as they are, made hashable below if need be.
+            frozen_form = frozen_forms[i] = (params, tuple(params.values()))
         frozen_flag = node.frozen
         memo_key = (frozen_form[1], shape_key, in_rfs, frozen_flag)
         memo = memos[i]
         if memo[0] != memo_key or not cacheable:
-            found = _CACHE.get((node.block, frozen_form[1], shape_key, frozen_flag)) if cacheable else None
+            try:
+                found = _CACHE.get((node.block, frozen_form[1], shape_key, frozen_flag)) if cacheable else None
+            except TypeError:  # a list among the values (a shape, per-axis padding)
+                frozen_form = frozen_forms[i] = (params, _freeze(params))
+                memo_key = (frozen_form[1], shape_key, in_rfs, frozen_flag)
+                found = _CACHE.get((node.block, frozen_form[1], shape_key, frozen_flag)) if cacheable else None
             if found is not None and len(in_rfs) == 1 and not found[7]:
                 # Seen elsewhere (a repeated layer, or a cold analysis's second block of a stage):
                 # only the receptive field is this node's own.
