@@ -2,7 +2,8 @@
 
 A :class:`RunRecord` holds the design snapshot the run trained, its config, its curves (named
 series of (x, y) points: x is the epoch as a fraction, so batch and epoch points share an axis)
-and where its checkpoints went. Records are plain data; :class:`RunHistory` keeps them in order
+and where its checkpoints went. A record learns from the trainer's events (:meth:`RunRecord.apply`),
+so the UI only forwards them. Records are plain data; :class:`RunHistory` keeps them in order
 and can save them to a folder (one sub-folder per run, JSON only, written atomically) so that
 runs survive a restart of the app.
 """
@@ -16,6 +17,7 @@ from pathlib import Path
 from .blocks.lazy import LazyModule
 from .graph import Design
 from .persistence import atomic_write_text, from_dict, to_dict
+from .training import events as ev
 
 np = LazyModule("numpy")  # imported with the first curve point: the app's first window needs none
 
@@ -78,6 +80,36 @@ class RunRecord:
     def add_point(self, name: str, x: float, y: float) -> None:
         if y is not None and np.isfinite(y):
             self.series(name).append(float(x), float(y))
+
+    def apply(self, event) -> None:
+        """Learn from one trainer event: batch points (x = epoch + fraction done), epoch points,
+        the best validation accuracy, the device, an error's message and the final summary.
+        Other events (feature maps, warnings, pauses) change nothing here."""
+        if isinstance(event, ev.BatchProgress):
+            x = event.epoch + event.batch / max(1, event.batches)
+            self.add_point("train_loss", x, event.loss)
+            self.add_point("train_acc", x, event.accuracy)
+            self.add_point("lr", x, event.lr)
+        elif isinstance(event, ev.EpochEnd):
+            x = event.epoch + 1
+            self.add_point("train_loss_epoch", x, event.train_loss)
+            self.add_point("train_acc_epoch", x, event.train_accuracy)
+            self.add_point("val_loss", x, event.val_loss)
+            self.add_point("val_acc", x, event.val_accuracy)
+            self.summary["best_val_accuracy"] = max(self.summary.get("best_val_accuracy", 0.0), event.val_accuracy)
+        elif isinstance(event, ev.RunStarted):
+            self.summary["device"] = event.device
+        elif isinstance(event, ev.Error):
+            self.message = event.message
+        elif isinstance(event, ev.Finished):
+            self.summary.update({"reason": event.reason, "epochs_done": event.epochs_done,
+                                 "best_epoch": event.best_epoch, "seconds": event.seconds})
+
+    def finish(self, status: str, message: str = "") -> None:
+        """The run's thread ended with ``status`` (finished, stopped, failed) and maybe a message."""
+        self.status = "failed" if message and status == "failed" else status
+        if message:
+            self.message = message
 
     def to_dict(self) -> dict:
         return {"run_id": self.run_id, "name": self.name, "started": self.started, "status": self.status,

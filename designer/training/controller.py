@@ -319,23 +319,13 @@ class TrainingController(QObject):
         self.jobs.wait_all()
 
     def _on_event(self, event) -> None:
-        record = self.record
+        self.record.apply(event)
         if isinstance(event, ev.BatchProgress):
-            x = event.epoch + event.batch / max(1, event.batches)
-            record.add_point("train_loss", x, event.loss)
-            record.add_point("train_acc", x, event.accuracy)
-            record.add_point("lr", x, event.lr)
             self.views.curves.mark_dirty()
             epochs = self.started.epochs if self.started else self.panel.epochs.value()
             self.panel.show_progress(event.epoch, epochs, event.batch, event.batches, event.samples_per_second,
                                      event.eta)
         elif isinstance(event, ev.EpochEnd):
-            x = event.epoch + 1
-            record.add_point("train_loss_epoch", x, event.train_loss)
-            record.add_point("train_acc_epoch", x, event.train_accuracy)
-            record.add_point("val_loss", x, event.val_loss)
-            record.add_point("val_acc", x, event.val_accuracy)
-            record.summary["best_val_accuracy"] = max(record.summary.get("best_val_accuracy", 0.0), event.val_accuracy)
             if event.confusion is not None:
                 self.views.feature_maps.set_confusion(event.confusion)
             self.views.curves.mark_dirty()
@@ -350,22 +340,16 @@ class TrainingController(QObject):
             self._show_filters(event.node_id, event.weights, event.epoch)
         elif isinstance(event, ev.RunStarted):
             self.started = event
-            record.summary["device"] = event.device
             self.panel.status.setText(f"Training on {event.device_note}; {event.trainable_params:,} trainable parameters")
         elif isinstance(event, ev.Warning):
             self.panel.status.setText(f"⚠ {event.message}")
         elif isinstance(event, ev.Error):
             self.panel.show_error(event.message)
-            record.message = event.message
-        elif isinstance(event, ev.Finished):
-            record.summary.update({"reason": event.reason, "epochs_done": event.epochs_done,
-                                   "best_epoch": event.best_epoch, "seconds": event.seconds})
 
     def _on_finished(self, status: str, message: str, result) -> None:
         record = self.record
-        record.status = "failed" if message and status == "failed" else status
+        record.finish(status, message)
         if message:
-            record.message = message
             self.panel.show_error(message)
         self.history.save(record)
         self.panel.status.setText(f"Run {status}; reading its weights…")
