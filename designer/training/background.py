@@ -106,9 +106,6 @@ class LatestOnly(QObject):
         task.failed.connect(lambda message: self._finish(key, task, on_failed, message))
         task.start()
 
-    def busy(self, key: str | None = None) -> bool:
-        return bool(self._running or self._waiting) if key is None else key in self._running or key in self._waiting
-
     def wait_all(self, timeout_ms: int = 30000) -> None:
         """Window closing: forget waiting jobs, start no new ones, let running ones end."""
         self.closed = True
