@@ -63,26 +63,23 @@ def alexnet(input_shape, num_classes):
         b.add(f"relu{i}", "relu")
     b.pool("pool5", "maxpool2d", 3, 2)
     b.classifier_pool("avgpool", 6)
-    b.add("flatten", "flatten")
-    b.add("drop6", "dropout", p=0.5)
-    b.add("fc6", "linear", out_features=4096)
-    b.add("relu6", "relu")
-    b.add("drop7", "dropout", p=0.5)
-    b.add("fc7", "linear", out_features=4096)
-    b.add("relu7", "relu")
-    b.add("fc8", "linear", out_features=num_classes)
+    _fc_head(b, num_classes, dropout_first=True)
     return b.finish("AlexNet as in torchvision (one GPU's worth of filters: 64-192-384-256-256, no LRN, "
                     "adaptive 6×6 average pool before the classifier). Loads torchvision's weights.")
 
 
-def _alexnet_head(b: NetBuilder, num_classes: int) -> None:
+def _fc_head(b: NetBuilder, num_classes: int, dropout_first: bool = False) -> None:
+    """The classifier of AlexNet, ZFNet and VGG: flatten, FC 4096-4096-classes with ReLU and
+    dropout 0.5. torchvision's AlexNet puts each dropout before its linear layer (its weights
+    load by that order); the papers and VGG put it after the ReLU."""
     b.add("flatten", "flatten")
-    b.add("fc6", "linear", out_features=4096)
-    b.add("relu6", "relu")
-    b.add("drop6", "dropout", p=0.5)
-    b.add("fc7", "linear", out_features=4096)
-    b.add("relu7", "relu")
-    b.add("drop7", "dropout", p=0.5)
+    for i in (6, 7):
+        if dropout_first:
+            b.add(f"drop{i}", "dropout", p=0.5)
+        b.add(f"fc{i}", "linear", out_features=4096)
+        b.add(f"relu{i}", "relu")
+        if not dropout_first:
+            b.add(f"drop{i}", "dropout", p=0.5)
     b.add("fc8", "linear", out_features=num_classes)
 
 
@@ -116,7 +113,7 @@ def alexnet_original(input_shape, num_classes, two_groups: bool = False):
         b.add(f"relu{i}", "relu")
     b.pool("pool3", "maxpool2d", 3, 2)
     b.classifier_pool("avgpool", 6, always=False)
-    _alexnet_head(b, num_classes)
+    _fc_head(b, num_classes)
     split = ("conv2, conv4 and conv5 in two groups, as the two GPUs of the original" if two_groups
              else "one ungrouped network")
     return b.finish(f"AlexNet as published (Krizhevsky et al. 2012): 227×227 input, LRN after conv1 and "
@@ -148,7 +145,7 @@ def zfnet(input_shape, num_classes):
         b.add(f"relu{i}", "relu")
     b.pool("pool5", "maxpool2d", 3, 2)
     b.classifier_pool("avgpool", 6, always=False)
-    _alexnet_head(b, num_classes)
+    _fc_head(b, num_classes)
     return b.finish("ZFNet (Zeiler & Fergus 2013): AlexNet with conv1 7×7 stride 2 and conv3-5 widths "
                     "512/1024/512; 224×224 input gives 110→55→26→13→6 as in the paper.")
 
@@ -179,14 +176,7 @@ def vgg(depth: int, input_shape, num_classes, batch_norm: bool = False):
         b.add(f"relu{stage}_{index}", "relu")
         index += 1
     b.classifier_pool("avgpool", 7)
-    b.add("flatten", "flatten")
-    b.add("fc6", "linear", out_features=4096)
-    b.add("relu6", "relu")
-    b.add("drop6", "dropout", p=0.5)
-    b.add("fc7", "linear", out_features=4096)
-    b.add("relu7", "relu")
-    b.add("drop7", "dropout", p=0.5)
-    b.add("fc8", "linear", out_features=num_classes)
+    _fc_head(b, num_classes)
     convs = sum(1 for c in VGG_CFGS[depth] if c != "M")
     bn = " with batch norm after every conv" if batch_norm else ""
     return b.finish(f"VGG-{depth}{bn} (Simonyan & Zisserman 2014; torchvision's layout): {convs} 3×3 convs "
