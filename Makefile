@@ -19,6 +19,7 @@ run: $(STAMP)
 	$(BIN)/python main.py
 
 test: $(STAMP)
+	$(BIN)/python -m ruff check .
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest
 
 test-engine: $(STAMP)

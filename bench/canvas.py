@@ -23,9 +23,9 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
-from engine import analyze, templates  # noqa: E402
+from engine import analyze, templates
 
 
 def _reference_ms(design, repeat: int = 50) -> float:

@@ -17,12 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import torch  # noqa: E402
-import torchvision  # noqa: E402
+import torch
+import torchvision
 
-from engine import templates  # noqa: E402
-from engine.compile import compile_design  # noqa: E402
-from engine.pretrained import load_torchvision_state_dict  # noqa: E402
+from engine import templates
+from engine.compile import compile_design
+from engine.pretrained import load_torchvision_state_dict
 
 
 def step(model, x, target):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.analysis import analyze  # noqa: E402
-from engine.persistence import FORMAT, VERSION, loads  # noqa: E402
+from engine.analysis import analyze
+from engine.persistence import FORMAT, VERSION, loads
 
 
 def chain_file(n: int, reverse_edges: bool = False) -> str:

@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
+import torch
+from torch.nn import functional as F
 
-from engine import compile_design, data  # noqa: E402
-from engine.templates import build  # noqa: E402
-from engine.training import TrainConfig, Trainer, events  # noqa: E402
+from engine import compile_design, data
+from engine.templates import build
+from engine.training import TrainConfig, Trainer, events
 
 SHAPE = (1, 32, 32)
 

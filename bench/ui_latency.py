@@ -27,18 +27,18 @@ import time
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PySide6.QtCore import QElapsedTimer, QTimer  # noqa: E402
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
+import numpy as np
+import torch
+from PySide6.QtCore import QElapsedTimer, QTimer
+from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
-from designer.document import Document  # noqa: E402
-from designer.training import build_training_ui  # noqa: E402
-from designer.training.devices import training_threads  # noqa: E402
-from engine import data, templates  # noqa: E402
-from engine.training import events as ev  # noqa: E402
-from engine.training.config import TrainConfig  # noqa: E402
-from engine.training.trainer import Trainer  # noqa: E402
+from designer.document import Document
+from designer.training import build_training_ui
+from designer.training.devices import training_threads
+from engine import data, templates
+from engine.training import events as ev
+from engine.training.config import TrainConfig
+from engine.training.trainer import Trainer
 
 TICK_MS = 10
 

@@ -46,7 +46,7 @@ class Deferred(QWidget):
     def _build(self) -> None:
         raise NotImplementedError
 
-    def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, event) -> None:
         if not self._built and not self._build_scheduled:
             self._build_scheduled = True
             QTimer.singleShot(0, self, self.ensure_built)

@@ -4,11 +4,19 @@ design gets a hint on how to begin, not the engine's "no Input" error."""
 from __future__ import annotations
 
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QStyle, QToolButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
-from .plain_text import plain_html
 from .icons import severity_icon
+from .plain_text import plain_html
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 EMPTY_HINT = "Drag an Input block from the palette, or pick a template"

@@ -126,7 +126,7 @@ class DockLayout(QObject):
         # After a restore the dock's minimum is known only once the layout has run.
         QTimer.singleShot(0, self, self.fit_problems)
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched, event) -> bool:
         if watched is self.window:
             kind = event.type()
             if kind == QEvent.Type.Show:

@@ -17,8 +17,7 @@ from engine import analysis, persistence
 from engine.errors import DesignError
 from engine.graph import Design, DesignEvent, Edge
 
-from . import commands as cmd
-from . import composite_editing
+from . import commands as cmd, composite_editing
 from .canvas.layout import NODE_HEIGHT, layered_layout
 
 # Copied blocks travel as JSON text with this marker: plain text, because a QMimeData made in

@@ -7,12 +7,24 @@ import itertools
 from html import escape
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QApplication, QCheckBox, QFormLayout, QFrame, QLabel, QLineEdit, QPlainTextEdit, QScrollArea,
-                               QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QFormLayout,
+    QFrame,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.blocks.base import fmt_shape
 from engine.summary import human, human_bytes
 
+from .canvas.labels import diagnostic_html
 from .diagnostics import problem_counts
 from .icons import category_icon
 from .param_editors import ParamEditor, editor_for
@@ -210,11 +222,7 @@ class InspectorPanel(QScrollArea):
             "input": ins, "output": out, "parameters": f"{n.params:,}{frozen}",
             "MACs": f"{n.macs:,} ({human(n.macs)})", "memory": f"{human_bytes(n.activation_bytes)} per sample",
             "receptive field": rf})
-        lines = []
-        for d in n.diagnostics:
-            color = "#d93025" if d.severity == "error" else "#b07c00"
-            lines.append(f"<p style='color:{color}'><b>{d.severity}:</b> {escape(d.message)}"
-                         + (f"<br><i>fix:</i> {escape(d.fix)}" if d.fix else "") + "</p>")
+        lines = [f"<p>{diagnostic_html(d)}</p>" for d in n.diagnostics]
         text = "".join(lines)
         if text != self.problems_label.text():  # an unchanged label costs no relayout, no repaint
             self.problems_label.setText(text)

@@ -16,7 +16,6 @@ from engine.summary import human, human_bytes
 
 from . import theme as themes
 from .canvas import CanvasView, DesignScene
-from .plain_text import plain_html
 from .diagnostics import EMPTY_HINT, DiagnosticsPanel, is_empty
 from .dialogs import Prompts
 from .dock_layout import DockLayout
@@ -28,6 +27,7 @@ from .file_loading import FileDrops, LoadingIndicator
 from .files import AUTOSAVE_MS, default_recovery_path
 from .inspector import InspectorPanel
 from .palette import PalettePanel
+from .plain_text import plain_html
 from .start_page import EmptyCanvasHint, StartPage
 from .summary import SummaryPanel
 from .training import install as install_training

@@ -15,8 +15,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import (QAbstractButton, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QAbstractButton, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
 
 from . import theme as themes
 from .canvas.scene import BLOCK_MIME
@@ -128,7 +127,7 @@ class Card(QAbstractButton):
         self.theme = theme
         self.update()
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return CARD_SIZE
 
     def event(self, event) -> bool:
@@ -136,7 +135,7 @@ class Card(QAbstractButton):
             self.update()
         return super().event(event)
 
-    def paintEvent(self, _event) -> None:  # noqa: N802 - Qt's name
+    def paintEvent(self, _event) -> None:
         t = self.theme
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -231,13 +230,13 @@ class CardGrid(QWidget):
         rows = -(-len(self.cards) // columns)
         return max(0, rows * (CARD_SIZE.height() + self.SPACING) - self.SPACING)
 
-    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def sizeHint(self) -> QSize:
         return QSize(4 * (CARD_SIZE.width() + self.SPACING), self._height_for(4))
 
-    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+    def minimumSizeHint(self) -> QSize:
         return QSize(CARD_SIZE.width(), self._height_for(self.columns))
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._reflow()
 
@@ -406,7 +405,7 @@ class StartPage(QWidget):
         self._style_recent()
 
     # -- miniatures, one per event-loop turn -----------------------------------------------
-    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def showEvent(self, event) -> None:
         super().showEvent(event)
         self.raise_()
         if self._pending:
@@ -427,20 +426,20 @@ class StartPage(QWidget):
         return not self._pending
 
     # -- geometry and drops ----------------------------------------------------------------
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched, event) -> bool:
         if watched is self.view and event.type() == QEvent.Type.Resize:
             self.setGeometry(self.view.rect())
         return False
 
-    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dragEnterEvent(self, event) -> None:
         if event.mimeData().hasFormat(BLOCK_MIME):
             event.acceptProposedAction()
 
-    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dragMoveEvent(self, event) -> None:
         if event.mimeData().hasFormat(BLOCK_MIME):
             event.acceptProposedAction()
 
-    def dropEvent(self, event) -> None:  # noqa: N802 - Qt's name
+    def dropEvent(self, event) -> None:
         if not event.mimeData().hasFormat(BLOCK_MIME):
             return
         block = bytes(event.mimeData().data(BLOCK_MIME)).decode()
@@ -477,7 +476,7 @@ class EmptyCanvasHint(QLabel):
             self.move((self.view.width() - self.width()) // 2, (self.view.height() - self.height()) // 2)
             self.raise_()
 
-    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt's name
+    def eventFilter(self, watched, event) -> bool:
         if event.type() in (QEvent.Type.Resize, QEvent.Type.Show, QEvent.Type.Hide):
             QTimer.singleShot(0, self, self.refresh)
         return False

@@ -56,6 +56,6 @@ class TaskDialog(QDialog):
         if self.is_busy():
             self.task.wait()
 
-    def done(self, code: int) -> None:  # noqa: D401 - Qt's name; Close, Esc and the title bar's × end here
+    def done(self, code: int) -> None:  # Close, Esc and the title bar's × end here
         self._wait_for_task()
         super().done(code)

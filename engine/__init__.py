@@ -10,8 +10,18 @@ No Qt is imported anywhere in this package: it works as a library and from the c
     model = compile_design(d)    # a torch.fx.GraphModule
 """
 from .analysis import Diagnostic, NodeReport, Report, analyze
-from .errors import (CompileError, CycleError, DesignError, DesignFileError, EngineError, ParameterError,
-                     PortError, PortOccupiedError, UnknownBlockError, UnknownNodeError)
+from .errors import (
+    CompileError,
+    CycleError,
+    DesignError,
+    DesignFileError,
+    EngineError,
+    ParameterError,
+    PortError,
+    PortOccupiedError,
+    UnknownBlockError,
+    UnknownNodeError,
+)
 from .graph import CompositeDefinition, Design, DesignEvent, Edge, LintError, Node
 
 

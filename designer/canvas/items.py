@@ -12,13 +12,13 @@ from __future__ import annotations
 from functools import lru_cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen,
-                           QStaticText)
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QStaticText
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyleOptionGraphicsItem
+
+from engine.layout.node_style import COMPACT, FULL, min_width, node_size
 
 from ..theme import CATEGORY_COLORS, LIGHT
 from .layout import edge_path
-from engine.layout.node_style import COMPACT, FULL, min_width, node_size
 
 __all__ = ["NodeItem", "EdgeItem", "PortItem", "node_size", "FULL", "COMPACT"]
 
@@ -128,9 +128,6 @@ class PortItem(QGraphicsItem):
             self.state = state
             self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, state == "normal")
             self.update()
-
-    def scene_center(self) -> QPointF:
-        return self.scenePos()
 
     def paint(self, painter: QPainter, option, widget=None):
         paint_port(painter, _theme(self), QPointF(0, 0), self.state)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 
 from engine.blocks.base import fmt_shape
-
 from engine.summary import human, human_bytes
 
 SHAPE_ERROR = "shape"  # the diagnostic code of inputs that do not fit a block
@@ -154,6 +153,14 @@ def esc(text) -> str:
     return html.escape(str(text), quote=False)
 
 
+def diagnostic_html(d) -> str:
+    """One diagnostic as rich text: the severity in its colour, the message, and the fix on its
+    own line (the node tooltip, the edge tooltip and the inspector all show it so)."""
+    color = "#d93025" if d.severity == "error" else "#b07c00"
+    return (f"<span style='color:{color}'><b>{esc(d.severity)}:</b> {esc(d.message)}</span>"
+            + (f"<br>&nbsp;&nbsp;<b>fix:</b> {esc(d.fix)}" if d.fix else ""))
+
+
 def tooltip(node, spec, node_report) -> str:
     """The node's whole story: name, type and parameters, shapes, counts, and every diagnostic
     with its fix. Rich text; every user-supplied piece escaped."""
@@ -169,10 +176,7 @@ def tooltip(node, spec, node_report) -> str:
                          f"{esc(human(node_report.macs))} MACs · {esc(human_bytes(node_report.activation_bytes))}")
         elif not node_report.has_error:
             lines.append("out: unknown until the error upstream is fixed")
-        for d in node_report.diagnostics:
-            color = "#d93025" if d.severity == "error" else "#b07c00"
-            lines.append(f"<span style='color:{color}'><b>{d.severity}:</b> {esc(d.message)}</span>"
-                         + (f"<br>&nbsp;&nbsp;<b>fix:</b> {esc(d.fix)}" if d.fix else ""))
+        lines.extend(diagnostic_html(d) for d in node_report.diagnostics)
     if spec.is_composite:
         lines.append("double-click to open it and edit its inside")
     return "<p style='white-space:pre-wrap'>" + "<br>".join(lines) + "</p>"
@@ -183,7 +187,5 @@ def edge_tooltip(shape, dst_node, dst_report) -> str:
     lines = [f"carries {esc(edge_label(shape))} into <b>{esc(dst_node.name)}</b>"]
     d = first_error(dst_report) if has_shape_error(dst_report) else None
     if d is not None:
-        lines.append(f"<span style='color:#d93025'><b>error:</b> {esc(d.message)}</span>")
-        if d.fix:
-            lines.append(f"&nbsp;&nbsp;<b>fix:</b> {esc(d.fix)}")
+        lines.append(diagnostic_html(d))
     return "<p style='white-space:pre-wrap'>" + "<br>".join(lines) + "</p>"

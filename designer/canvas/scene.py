@@ -8,12 +8,12 @@ from PySide6.QtGui import QBrush, QColor, QPainter, QPen, QPixmap, QTransform
 from PySide6.QtWidgets import QGraphicsScene, QToolTip
 
 from engine.graph import DesignEvent
+from engine.layout.node_style import AUTO, node_size, style_for
 
 from .. import theme as themes
 from . import labels
 from .interactions import NewEdgeDrag
 from .items import EdgeItem, NodeItem, PortItem
-from engine.layout.node_style import AUTO, node_size, style_for
 
 BLOCK_MIME = "application/x-network-designer-block"
 GRID = 24

@@ -1,9 +1,8 @@
 """Activations: element-wise functions (shape unchanged) plus Softmax, Maxout and the step unit."""
 from __future__ import annotations
 
-
-from .lazy import modules, nn
 from .base import BlockSpec, Inference, Param, ShapeProblem
+from .lazy import modules, nn
 
 HINT = "Use ReLU by default; try Leaky ReLU / ELU / Maxout; avoid sigmoid in hidden layers."
 

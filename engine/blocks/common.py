@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import math
 
-from .base import (MAX_CHANNELS, MAX_KERNEL, MAX_SPATIAL, Param, ShapeProblem, Warn, fmt_shape,
-                   ntuple)
+from .base import MAX_CHANNELS, MAX_KERNEL, MAX_SPATIAL, Param, ShapeProblem, Warn, fmt_shape, ntuple
 
 AXES = {1: "length", 2: "height×width", 3: "depth×height×width"}
 

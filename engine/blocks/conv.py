@@ -1,11 +1,20 @@
 """Convolution family: Conv1d/2d/3d (dilated, grouped, 1×1), transposed, separable, space-to-depth."""
 from __future__ import annotations
 
-
-from .lazy import modules, nn
 from .base import BlockSpec, Inference, Param, ShapeProblem, fmt_shape
-from .common import (axes, check_divisible, expect_rank, p_channels, p_dilation, p_kernel,
-                     p_padding, p_stride, prod, spatial_out)
+from .common import (
+    axes,
+    check_divisible,
+    expect_rank,
+    p_channels,
+    p_dilation,
+    p_kernel,
+    p_padding,
+    p_stride,
+    prod,
+    spatial_out,
+)
+from .lazy import modules, nn
 
 CONV_FORMULA = ("out = ⌊(in + 2p − d·(k−1) − 1) / s⌋ + 1; params = k·k·C_in/g·K + K; "
                 "MACs = out_h·out_w·K·k·k·C_in/g")

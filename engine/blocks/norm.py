@@ -1,10 +1,9 @@
 """Normalisation and regularisation: batch/group/layer/instance norm, LRN, dropout."""
 from __future__ import annotations
 
-
-from .lazy import nn
 from .base import BlockSpec, Inference, Param, ShapeProblem, fmt_shape
 from .common import check_divisible, expect_rank, prod
+from .lazy import nn
 
 
 def batchnorm_infer(nd):

@@ -1,10 +1,9 @@
 """Pooling family: max, average, L2 (power-average), global and adaptive pooling."""
 from __future__ import annotations
 
-
-from .lazy import modules, nn
 from .base import GLOBAL_RF, BlockSpec, Inference, Param, ShapeProblem, fmt_shape
 from .common import axes, expect_rank, p_kernel, p_stride, spatial_out
+from .lazy import modules, nn
 
 POOL_FORMULA = "out = ⌊(in + 2p − k) / s⌋ + 1 (⌈⌉ with ceil mode); no parameters"
 

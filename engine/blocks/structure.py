@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import math
 
-
-from .lazy import modules, nn
 from .base import MAX_FEATURES, BlockSpec, Inference, Param, Port, ShapeProblem, Warn, fmt_shape
 from .common import p_shape_default, prod
+from .lazy import modules, nn
 
 
 class Flattened(tuple):
@@ -60,10 +59,6 @@ def flatten_infer(p, ins):
     out = Flattened((prod(x),))
     out.source = tuple(x)
     return Inference(out)
-
-
-def _describe(shapes):
-    return ", ".join(fmt_shape(s) for s in shapes)
 
 
 def concat_infer(p, ins):

@@ -22,8 +22,7 @@ from ..dataset_names import describe, names
 from .augment import Augment
 from .base import DatasetBundle, DatasetError, TensorSet, adapt_tensor, channel_stats, fetch, split_indices
 from .builtin import digits, shapes, signal
-from .downloads import SETS as DOWNLOADABLE
-from .downloads import cache_dir, load_torchvision
+from .downloads import SETS as DOWNLOADABLE, cache_dir, load_torchvision
 from .files import FileImageSet, image_files, natural_shape, no_image_decoded
 
 STAT_SAMPLES = 512  # images decoded to estimate normalisation for file datasets

@@ -69,7 +69,7 @@ def load_torchvision(name: str, root: Path | None = None) -> tuple[TensorSet, li
         try:
             root.mkdir(parents=True, exist_ok=True)
             ds = cls(str(root), train=True, download=True)
-        except Exception as e:  # noqa: BLE001 - network and archive errors of all kinds
+        except Exception as e:  # network and archive errors of all kinds
             raise DatasetError(f"downloading {name} into {root} failed: {e}. Check the connection and try "
                                "again; a partial download is resumed or replaced.") from None
     data = ds.data

@@ -34,7 +34,7 @@ class FileImageSet(torch.utils.data.Dataset):
     def __getitem__(self, i):
         try:
             return decode(self.paths[i], self.input_shape), self.labels[i]
-        except Exception as e:  # noqa: BLE001 - any decoder failure means "skip this file"
+        except Exception as e:  # any decoder failure means "skip this file"
             self.failed.add(i)
             if self.first_failure is None:
                 self.first_failure = (self.paths[i], failure_reason(e))
@@ -77,7 +77,7 @@ def _unreadable_reason(path: Path) -> str | None:
         with Image.open(path) as img:
             img.verify()  # reads the header and structure without decoding every pixel
         return None
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return failure_reason(e)
 
 
@@ -91,7 +91,7 @@ def natural_shape(path: Path) -> tuple[int, int, int] | None:
     """The (C, H, W) an image file has before any resizing; None if it cannot be read."""
     try:
         return _natural_shape([path])
-    except Exception:  # noqa: BLE001 - only informative
+    except Exception:  # only informative
         return None
 
 

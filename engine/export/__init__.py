@@ -9,8 +9,16 @@ turns any ``nn.Module`` that ``torch.fx`` can trace (torchvision models included
 editable design, with a report of what it could not map to catalog blocks.
 """
 from .formats import FORMATS, ExportError, ExportResult, MissingDependencyError, export
-from .weights import (WeightsFileError, check_state_dict, load_bundle, read_pt, read_safetensors, read_weights,
-                      save_pt, save_safetensors)
+from .weights import (
+    WeightsFileError,
+    check_state_dict,
+    load_bundle,
+    read_pt,
+    read_safetensors,
+    read_weights,
+    save_pt,
+    save_safetensors,
+)
 
 
 def import_module(module, input_shape, name=None):

@@ -21,7 +21,6 @@ from ..errors import DesignError, EngineError
 from ..graph import Design
 
 
-
 class ModuleImportError(EngineError):
     pass
 

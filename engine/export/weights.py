@@ -90,7 +90,7 @@ def read_pt(path) -> dict:
             "unpickling, which can run any code the file contains (torch.load was called with "
             f"weights_only=True and stopped{': ' + detail if detail else ''}). Export weights as "
             "safetensors or as a state_dict of tensors; only load pickles you created yourself.") from None
-    except Exception as e:  # noqa: BLE001 — the unpickler fails on junk in many ways (KeyError, IndexError, ...)
+    except Exception as e:  # the unpickler fails on junk in many ways (KeyError, IndexError, ...)
         detail = str(e).splitlines()[0][:200] if str(e) else ""
         raise WeightsFileError(f"{path.name} is not a readable PyTorch weights file "
                                f"({type(e).__name__}{': ' + detail if detail else ''})") from None

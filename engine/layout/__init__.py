@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from ..graph import Design
 from .columns import STAGE_UNITS, wrap as wrap_columns
-from .sizes import Sizes, edge_route
 from .placing import Placer
+from .sizes import Sizes, edge_route
 from .units import Builder, Graph, Leaf, Series
 
 __all__ = ["Sizes", "auto_layout", "layout_opened", "edge_route", "stage_starts", "sizes_for", "lay_out"]

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QSettings, Qt, QThread
+from PySide6.QtCore import QCoreApplication, QEvent, QPointF, QSettings, Qt
 from PySide6.QtWidgets import QApplication
 
 # Screenshots go here when set (CI keeps them as artefacts); otherwise to the test's tmp folder.
@@ -52,25 +52,13 @@ class ScriptedPrompts:
 
 
 @pytest.fixture(autouse=True)
-def no_leaks(qapp):
-    """Fail the test if a QThread it started still runs, or a top-level window it made lives on."""
-    started = []
-    original_start = QThread.start
-
-    def tracking_start(self, *args):
-        started.append(self)
-        return original_start(self, *args)
-
+def no_leaks(qapp, no_leaked_threads):
+    """Fail the test if a QThread it started still runs (``no_leaked_threads``, checked after
+    this teardown has delivered the pending events), or a top-level window it made lives on."""
     before = {id(w) for w in QApplication.topLevelWidgets()}
-    QThread.start = tracking_start
-    try:
-        yield
-    finally:
-        QThread.start = original_start
+    yield
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     QCoreApplication.processEvents()
-    running = [t for t in started if _alive(t)]
-    assert not running, f"{len(running)} QThread(s) still running after the test"
     leaked = [w for w in QApplication.topLevelWidgets()
               if id(w) not in before and type(w).__name__ not in _IGNORED_TOP_LEVEL and w.parent() is None
               and w.isWindow() and _is_window_kind(w)]
@@ -83,13 +71,6 @@ def no_leaks(qapp):
 def _is_window_kind(widget) -> bool:
     # Popups (menus, combo lists) belong to their owner; only real windows count.
     return widget.windowType() in (Qt.WindowType.Window, Qt.WindowType.Dialog)
-
-
-def _alive(thread) -> bool:
-    try:
-        return thread.isRunning()
-    except RuntimeError:
-        return False
 
 
 @pytest.fixture

@@ -104,8 +104,9 @@ def test_a_failed_export_is_a_message(qtbot, tmp_path):
 
 
 def test_onnx_is_disabled_with_an_install_hint_when_its_packages_are_missing(qtbot, monkeypatch):
-    import designer.export_dialog as export_dialog
     from PySide6.QtWidgets import QLabel
+
+    import designer.export_dialog as export_dialog
 
     monkeypatch.setattr(export_dialog, "missing_onnx_packages", lambda: ["onnxscript"])
     dialog = ExportDialog(ExportSource(small_cnn(), None, "freshly initialised weights"))

@@ -9,9 +9,9 @@ from PySide6.QtWidgets import QApplication, QWidget
 
 from designer.canvas import CanvasView, DesignScene
 from designer.canvas.layout import edge_path, layered_layout
-from engine.layout.node_style import node_size
 from designer.document import Document
 from engine import Design, templates
+from engine.layout.node_style import node_size
 
 from .helpers import settle
 

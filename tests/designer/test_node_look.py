@@ -10,12 +10,11 @@ from PySide6.QtGui import QColor, QTextDocument
 from PySide6.QtWidgets import QApplication, QLabel
 
 from designer import theme as themes
-from designer.canvas import items as canvas_items
-from designer.canvas import labels
-from designer.plain_text import plain_html
-from engine.layout.node_style import COMPACT, COMPACT_ABOVE, FULL, node_size
+from designer.canvas import items as canvas_items, labels
 from designer.palette import block_tooltip
+from designer.plain_text import plain_html
 from engine import Design, templates
+from engine.layout.node_style import COMPACT, COMPACT_ABOVE, FULL, node_size
 
 from .helpers import settle
 
@@ -95,7 +94,7 @@ def test_broken_edge_is_red_and_the_node_says_why(qtbot, make_window):
     window = make_window(training=False)
     bad = _broken(window)
     settle(qtbot)
-    scene, design = window.scene, window.document.design
+    scene = window.scene
     report = window.document.report.nodes[bad]
     message, fix = report.diagnostics[0].message, report.diagnostics[0].fix
     into_bad = [item for edge, item in scene.edge_items.items() if edge.dst == bad]

@@ -9,7 +9,6 @@ from engine import Design
 
 from .helpers import settle
 
-
 SIZES = [(1440, 900), (1920, 1080)]
 # subject -> (template, the composite block to open or None)
 SUBJECTS = {"lenet5": ("lenet5", None), "resnet50": ("resnet50", None),

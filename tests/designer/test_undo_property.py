@@ -1,11 +1,9 @@
 """Property: any sequence of edits through the document, then undo all, restores the original
 design exactly (compared as the saved file would be); redo all restores the edited one."""
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from engine import templates
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from designer.document import Document
+from engine import templates
 
 from .helpers import snapshot
 

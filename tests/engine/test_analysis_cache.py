@@ -4,8 +4,7 @@ cache cleared) report the same thing, for every template and for random edit seq
 from __future__ import annotations
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 import engine.analysis as analysis
 from engine import Design, analyze, templates

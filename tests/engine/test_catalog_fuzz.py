@@ -31,8 +31,7 @@ import warnings
 
 import pytest
 import torch
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, event, given, settings, strategies as st
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
@@ -304,7 +303,7 @@ class Reference:
                 module = self.modules[path] = checked(reference_build(spec, params, [tuple(t.shape[1:]) for t in ins]))
             module.train(train)
             out = module(*ins)
-        except Exception as e:  # noqa: BLE001 - any refusal counts: torch's own or the builder's
+        except Exception as e:  # any refusal counts: torch's own or the builder's
             raise Refused(path, e) from e
         if not isinstance(out, torch.Tensor) or out.dim() == 0 or out.shape[0] != ins[0].shape[0]:
             raise Refused(path, ValueError(f"the batch axis is lost: {getattr(out, 'shape', out)}"))
@@ -368,7 +367,7 @@ def check_valid(d: Design, report):
         out, _ = model(x)
         if out.requires_grad:  # not behind a step function only
             out.sum().backward()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         pytest.fail(f"the analysis accepts this design but torch refuses it in train mode: "
                     f"{type(e).__name__}: {e}\n{describe(d)}")
     with torch.no_grad():
@@ -377,7 +376,7 @@ def check_valid(d: Design, report):
         try:
             with counter:
                 out, acts = model(x)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             pytest.fail(f"the analysis accepts this design but torch refuses it in eval mode: "
                         f"{type(e).__name__}: {e}\n{describe(d)}")
     prefix, text = type(model).__name__, describe(d)

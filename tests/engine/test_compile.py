@@ -6,9 +6,7 @@ import pytest
 import torch
 
 from engine import CompileError, Design, analyze, templates
-from engine.compile import (best_device, compile_design, count_parameters, example_input, optimize, prepare,
-                            with_taps)
-
+from engine.compile import best_device, compile_design, count_parameters, example_input, optimize, prepare, with_taps
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

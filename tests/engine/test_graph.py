@@ -5,8 +5,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import (CycleError, Design, DesignError, Edge, ParameterError, PortError, PortOccupiedError,
-                    UnknownBlockError, UnknownNodeError, analyze, compile_design)
+from engine import (
+    CycleError,
+    Design,
+    DesignError,
+    Edge,
+    ParameterError,
+    PortError,
+    PortOccupiedError,
+    UnknownBlockError,
+    UnknownNodeError,
+    analyze,
+    compile_design,
+)
 from engine.persistence import dumps
 
 

@@ -13,8 +13,7 @@ import unicodedata
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine import Design
 from engine.cli import main
@@ -40,7 +39,7 @@ def corpus(mark: str) -> list[str]:
         f"X\r{call}\r#",
         f"X\u2028{call}\u2028#",
         f"X\\\n{call}",
-        f"X\\",
+        "X\\",
         f'\\"""\n{call}\n"""\\',
         "\x00NUL\x00",
         f"\nimport torch\n{call}\n",

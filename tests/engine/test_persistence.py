@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import Design, DesignFileError, analyze
-from engine import persistence
+from engine import Design, DesignFileError, analyze, persistence
 from engine.persistence import dumps, load, loads, save
 from engine.user_blocks import define_from_selection
 

@@ -16,7 +16,7 @@ import pytest
 
 from engine import Design, DesignFileError, analyze
 from engine.cli import main
-from engine.graph import MAX_TEXT, CompositeDefinition
+from engine.graph import MAX_TEXT
 from engine.persistence import atomic_write_text, dumps, load, loads, save
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,6 @@ from engine import templates
 from engine.compile import compile_design
 from engine.pretrained import WeightsError, load_torchvision_state_dict, read_state_dict, torchvision_key_map
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

@@ -15,8 +15,7 @@ import json
 import os
 
 import torch
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from engine import Design, DesignFileError, analyze, compile_design
 from engine.graph import CompositeDefinition

@@ -7,8 +7,7 @@ import math
 import warnings
 
 import torch
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from engine.training.config import SCHEDULES, TrainConfig
 from engine.training.optim import LRSchedule

@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import json
 
-
 from engine import Design
 from engine.cli import main
 from engine.commands import train as train_command

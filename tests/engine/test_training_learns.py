@@ -7,7 +7,6 @@ from engine import Design, data
 from engine.training import TrainConfig, Trainer
 from engine.training.check import TARGET_ACCURACY, lenet5_digits
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 

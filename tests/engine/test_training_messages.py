@@ -18,8 +18,7 @@ from engine.cli import main
 from engine.commands import train as train_command
 from engine.data import DatasetError
 from engine.persistence import save
-from engine.training import events, load_checkpoint
-from engine.training import trainer as trainer_module
+from engine.training import events, load_checkpoint, trainer as trainer_module
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -1,7 +1,6 @@
 """Fixtures for the training UI: a document with a small CNN, the training panel and views
-wired by the controller, and a check that no QThread outlives its test."""
+wired by the controller (the check that no QThread outlives its test is in tests/conftest.py)."""
 import pytest
-from PySide6.QtCore import QThread
 
 from engine import Design
 
@@ -12,32 +11,6 @@ def small_cnn(input_shape=(1, 8, 8), classes=10) -> Design:
             "relu", ("maxpool2d", {"kernel": 2}), ("conv2d", {"out_channels": 16, "kernel": 3, "padding": 1}),
             "relu", "flatten", ("linear", {"out_features": classes}), "output")
     return d
-
-
-@pytest.fixture
-def no_leaked_threads():
-    """Fails the test if a QThread started during it is still running at the end."""
-    started = []
-    original = QThread.start
-
-    def tracking_start(self, *args):
-        started.append(self)
-        return original(self, *args)
-
-    QThread.start = tracking_start
-    try:
-        yield started
-    finally:
-        QThread.start = original
-    running = [t for t in started if _alive(t)]
-    assert not running, f"{len(running)} QThread(s) still running after the test"
-
-
-def _alive(thread) -> bool:
-    try:
-        return thread.isRunning()
-    except RuntimeError:  # the C++ object is gone: not running
-        return False
 
 
 @pytest.fixture
