@@ -7,7 +7,7 @@ The view only draws what it is given (maps from the trainer's feature-map events
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QGridLayout, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
 from designer.deferred import Deferred, np, pg
 from designer.plain_text import plain_label

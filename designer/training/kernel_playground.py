@@ -3,8 +3,16 @@ padding, and the output with its shape. All arithmetic is the engine's (engine.k
 first output is computed when the panel is first shown or given an image, not at start-up."""
 from __future__ import annotations
 
-from PySide6.QtWidgets import (QComboBox, QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from designer.deferred import np
 from engine import kernels

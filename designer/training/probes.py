@@ -3,8 +3,7 @@
 the trainer's own validation, so it reports the run's validation accuracy for the same weights."""
 from __future__ import annotations
 
-from engine.training.inspect import RunEvaluation as Evaluation
-from engine.training.inspect import evaluate_run, first_filters, load_run_weights
+from engine.training.inspect import RunEvaluation as Evaluation, evaluate_run, first_filters, load_run_weights
 
 
 def evaluate(design, state: dict, bundle, sample_index: int, config: dict | None = None,

@@ -16,7 +16,6 @@ from engine.training import ConfigError, TrainConfig, Trainer, events, load_chec
 from engine.training.optim import LRSchedule, parameter_groups
 from engine.training.trainer import Trainer as TrainerClass
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
