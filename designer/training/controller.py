@@ -96,7 +96,12 @@ class TrainingController(QObject):
     # -- data --------------------------------------------------------------------------------
     def choose_dataset(self, name: str) -> None:
         """Load in a background thread (a download or a big image folder must not freeze the
-        window); a later choice supersedes one still loading."""
+        window); a later choice supersedes one still loading. The same choice while it is
+        loading starts nothing: torch's readiness arriving after a load began used to start a
+        second, concurrent load of the same dataset (and the two could hang each other)."""
+        if name == self._loading and any(getattr(t, "dataset_name", None) == name and t.is_running()
+                                         for t in self._tasks):
+            return
         self._loading = name
         if not torch_runtime.is_ready():
             if torch_runtime.error():
@@ -106,6 +111,7 @@ class TrainingController(QObject):
             return
         self.panel.show_loading(name)
         task = BackgroundTask(lambda _progress: with_preview(datasets.load(name)), "dataset", self)
+        task.dataset_name = name
         task.done.connect(lambda bundle, n=name, t=task: self._on_dataset_loaded(n, bundle, t))
         task.failed.connect(lambda message, n=name, t=task: self._on_dataset_failed(n, message, t))
         self._tasks.append(task)

@@ -165,3 +165,23 @@ def test_fix_buttons_set_the_class_count_through_undoable_edits(qtbot, training_
     document.undo_stack.undo() if document.design.nodes[linear].params["out_features"] == 10 else None
     assert document.design.nodes[linear].params["out_features"] == 4
     assert np.isfinite(controller.panel.lr.value())
+
+
+def test_a_panel_made_once_torch_is_ready_loads_its_dataset_once(qtbot, training_app, no_leaked_threads):
+    """Torch's readiness arriving after the load began started a second, concurrent load of
+    the same dataset; in CI the two once hung each other until the tests timed out."""
+    from designer.training import build_training_ui
+    from designer.training import torch_runtime
+    from designer.document import Document
+    from PySide6.QtWidgets import QWidget
+
+    from .conftest import small_cnn
+    assert torch_runtime.is_ready()  # the fixture's panel waited for it
+    started = len(no_leaked_threads)
+    container = QWidget()
+    qtbot.addWidget(container)
+    _panel, _views, controller = build_training_ui(Document(small_cnn()), parent=container)
+    qtbot.waitUntil(lambda: controller.bundle is not None and not controller.dataset_loading(), timeout=120_000)
+    names = [t.objectName() for t in no_leaked_threads[started:]]
+    assert names.count("dataset") == 1, names
+    controller.shutdown()
