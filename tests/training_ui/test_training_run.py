@@ -170,10 +170,10 @@ def test_fix_buttons_set_the_class_count_through_undoable_edits(qtbot, training_
 def test_a_panel_made_once_torch_is_ready_loads_its_dataset_once(qtbot, training_app, no_leaked_threads):
     """Torch's readiness arriving after the load began started a second, concurrent load of
     the same dataset; in CI the two once hung each other until the tests timed out."""
-    from designer.training import build_training_ui
-    from designer.training import torch_runtime
-    from designer.document import Document
     from PySide6.QtWidgets import QWidget
+
+    from designer.document import Document
+    from designer.training import build_training_ui, torch_runtime
 
     from .conftest import small_cnn
     assert torch_runtime.is_ready()  # the fixture's panel waited for it
