@@ -14,8 +14,6 @@ Format (version 1)::
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import glob
 import json
 import os
@@ -24,6 +22,7 @@ import secrets
 import stat
 from pathlib import Path
 
+from .collector import collector_paused
 from .errors import DesignError, DesignFileError, EngineError
 from .graph import MAX_TEXT, CompositeDefinition, Design, LintError
 
@@ -215,27 +214,13 @@ def loads(text: str) -> Design:
 def from_dict(data) -> Design:
     """Build a design from parsed JSON, checking everything; raises only DesignFileError."""
     try:
-        with _gc_paused():
+        with collector_paused():  # hundreds of thousands of objects, no cycles
             return _from_dict(data)
     except DesignFileError:
         raise
     except (EngineError, ValueError, TypeError, LookupError, AttributeError, ArithmeticError, RecursionError) as e:
         # A defect the checks above did not name precisely; still one clear error.
         raise DesignFileError(f"the design is inconsistent: {e}") from None
-
-
-@contextlib.contextmanager
-def _gc_paused():
-    """Building a big design allocates hundreds of thousands of objects without cycles; the
-    cycle collector, triggered by their number, would rescan the growing heap again and again
-    (a fifth of the load time of a 20,000-node file, growing faster than the file)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _from_dict(data) -> Design:

@@ -13,13 +13,11 @@ While that thread runs, the UI thread shares the GIL with it. Most of the import
 which hands the GIL over every few milliseconds; two things would hold it for long: the dynamic
 linker loading libtorch (over half a second: :func:`_preload_native_libraries` has it done in
 a ctypes call, which releases the GIL) and the cycle collector's full passes over the million
-objects the import creates (:func:`_collector_paused`).
+objects the import creates (:func:`engine.collector.collector_paused`, with ``gc.freeze`` after).
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import gc
 import importlib
 import importlib.machinery
 import importlib.util
@@ -30,6 +28,8 @@ import threading
 from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QEvent, QObject, Qt, QTimer, Signal
+
+from engine.collector import collector_paused
 
 # What the app imports after its first frame: pyqtgraph first (the plots, made when first looked
 # at: designer/deferred.py; quick), then torch and what the training panel and its background
@@ -90,7 +90,7 @@ class _TorchLoader(QObject):
     def _import(self) -> None:  # the background thread: imports and emits, nothing else
         try:
             _preload_native_libraries()
-            with _collector_paused():
+            with collector_paused(freeze=True):  # torch's modules live as long as the app
                 for name in WARM_MODULES:
                     importlib.import_module(name)
             from .devices import available_devices
@@ -149,23 +149,6 @@ def when_ready(on_ready, on_failed=None) -> None:
     if on_failed is not None:
         load.failed.connect(on_failed)
     load.start_after_first_paint()
-
-
-@contextlib.contextmanager
-def _collector_paused():
-    """Torch's import allocates about a million objects, all of them for good (modules, classes,
-    functions). The cycle collector, triggered by their number, would scan the growing heap
-    again and again, each full pass holding the GIL for a few hundred milliseconds: a frozen
-    UI. So it is paused during the import, and what exists afterwards is frozen
-    (``gc.freeze``), so that later full passes do not rescan torch either."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-        gc.freeze()
 
 
 def _preload_native_libraries() -> None:

@@ -203,3 +203,20 @@ def test_a_save_in_progress_in_a_live_process_keeps_its_file(tmp_path):
     parent.write_text("")
     atomic_write_text(path, "{}")
     assert mine.exists() and parent.exists()
+
+
+def test_the_collector_is_paused_only_for_the_block():
+    import gc
+
+    from engine.collector import collector_paused
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller that had it off keeps it off
+    finally:
+        gc.enable()
