@@ -7,6 +7,7 @@ from PySide6.QtCore import QCoreApplication, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from .action_icons import app_icon
 from .main_window import APP_NAME, MainWindow
 
 
@@ -18,12 +19,14 @@ def make_application(argv=None) -> QApplication:
         app = QApplication(list(argv or sys.argv[:1]))
     QCoreApplication.setOrganizationName("network-designer")
     QCoreApplication.setApplicationName(APP_NAME)
+    app.setWindowIcon(app_icon())  # every window's, and the taskbar's where the platform asks the app
     return app
 
 
 def run(path: str | None = None) -> int:
     app = make_application()
     window = MainWindow()
+    window.setWindowIcon(app_icon())
     window.show()
     restored = window.files.offer_recovery()
     if path and not restored:

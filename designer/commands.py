@@ -3,10 +3,14 @@
 Commands are plain Python objects with ``redo``/``undo``; :class:`UndoStep` adapts one to
 ``QUndoStack``. (Nesting real ``QUndoCommand`` children from Python double-frees them in
 PySide, so composition happens here.) Compound edits are parents with children, as
-orange-canvas-core does it: removing a node first removes its edges, each a child command,
-so undo puts every edge back at its old position (edge order is Concatenate's input order).
+orange-canvas-core does it (a paste: nodes, then the edges between them). An edit of many
+nodes at once is one command of the design's (``RemoveNodesCommand``: one pass, not one per
+node). Every step runs inside the document's batch (``UndoStep(command, batch)``): the views
+hear of the selection and the analysis once per step, whatever it touches.
 """
 from __future__ import annotations
+
+import contextlib
 
 from PySide6.QtGui import QUndoCommand
 
@@ -45,18 +49,21 @@ class MacroCommand(Command):
 
 
 class UndoStep(QUndoCommand):
-    """The QUndoStack entry for one command."""
+    """The QUndoStack entry for one command; ``batch`` (a context manager factory, the
+    document's) surrounds each run of it."""
 
-    def __init__(self, command: Command):
+    def __init__(self, command: Command, batch=contextlib.nullcontext):
         super().__init__(command.text)
-        self.command = command
+        self.command, self.batch = command, batch
 
     def redo(self):
-        self.command.redo()
+        with self.batch():
+            self.command.redo()
         self.setObsolete(self.command.obsolete)
 
     def undo(self):
-        self.command.undo()
+        with self.batch():
+            self.command.undo()
 
     def id(self):
         return _MERGE_ID if self.command.merge_key is not None else -1
@@ -97,52 +104,28 @@ class AddEdgeCommand(Command):
         self.design.disconnect(self.edge)
 
 
-class RemoveEdgeCommand(Command):
-    def __init__(self, design: Design, edge: Edge, parent=None):
-        super().__init__("Disconnect", parent)
-        self.design, self.edge, self.index = design, edge, None
+class RemoveNodesCommand(Command):
+    """Deletes nodes with their edges (and any edges given) as one step of the design: a
+    selection of thousands of nodes costs one pass, and undo puts every node and edge back at
+    its place in the order (edge order is Concatenate's input order)."""
+
+    def __init__(self, design: Design, node_ids, extra_edges=(), parent=None):
+        ids = set(node_ids)
+        count = sum(1 for n in design.nodes if n in ids)
+        super().__init__(f"Delete {count} block{'s' if count != 1 else ''}" if count else "Delete edges", parent)
+        self.design, self.node_ids, self.extra_edges = design, ids, tuple(extra_edges)
+        self.removal = None
 
     def redo(self):
-        self.index = self.design.disconnect(self.edge)
+        self.removal = self.design.remove_many(self.node_ids, self.extra_edges)
 
     def undo(self):
-        self.design.connect(*self.edge, index=self.index)
-
-
-class RemoveNodeCommand(Command):
-    """Removes one node; its edges are child commands (or siblings removed before it)."""
-
-    def __init__(self, design: Design, node_id: str, parent=None, with_edges: bool = True):
-        super().__init__(f"Delete {design.node(node_id).name}", parent)
-        self.design, self.node_id = design, node_id
-        self.node, self.index = None, None
-        if with_edges:
-            # Edges first, highest position first, so each recorded index stays valid on undo.
-            for edge in sorted(set(design.incoming(node_id) + design.outgoing(node_id)),
-                               key=design.edges.index, reverse=True):
-                RemoveEdgeCommand(design, edge, self)
-
-    def redo(self):
-        super().redo()  # the child edge removals first
-        self.index = list(self.design.nodes).index(self.node_id)
-        self.node, _ = self.design.remove_node(self.node_id)
-
-    def undo(self):
-        self.design.restore_node(self.node, self.index)
-        super().undo()
+        self.design.restore_many(self.removal)
 
 
 def remove_nodes_command(design: Design, node_ids, extra_edges=()) -> Command:
     """One undo step deleting nodes (and any edges given); shared edges are removed once."""
-    ids = [n for n in design.nodes if n in set(node_ids)]
-    macro = MacroCommand(f"Delete {len(ids)} block{'s' if len(ids) != 1 else ''}" if ids else "Delete edges")
-    edges = {e for e in design.edges if e.src in ids or e.dst in ids} | set(extra_edges)
-    for edge in sorted(edges, key=design.edges.index, reverse=True):
-        RemoveEdgeCommand(design, edge, macro)
-    # Later nodes first so undo reinserts each at its recorded place in the node order.
-    for node_id in reversed(ids):
-        RemoveNodeCommand(design, node_id, macro, with_edges=False)
-    return macro
+    return RemoveNodesCommand(design, node_ids, extra_edges)
 
 
 class SetParamsCommand(Command):

@@ -98,6 +98,8 @@ class DiagnosticsPanel(QWidget):
         layout.addStretch(0)  # with the list hidden the dock can still be dragged taller
         self.list.itemActivated.connect(self._on_activated)
         self.list.itemClicked.connect(self._on_activated)
+        self.run_notes: list[tuple[str, str]] = []  # (node id, message): what the last run's health showed
+        self._shown: tuple | None = None  # (list entries, summary) on screen
         document.report_changed.connect(self.show_report)
         self.show_report(document.report)
 
@@ -106,27 +108,57 @@ class DiagnosticsPanel(QWidget):
         return self.list.count()
 
     def show_report(self, report) -> None:
-        self.list.clear()
+        """List the report's problems. An edit that leaves them as they were (the common case:
+        a parameter changed, every shape still fits) changes nothing on screen: the list is
+        rebuilt, and the dock told, only when what it would show differs."""
         design = self.document.design
         if is_empty(design):
-            self._set_summary(f"Empty design: {EMPTY_HINT[0].lower()}{EMPTY_HINT[1:]}.")
-            self._show_list(False)
-            return
-        for d in sorted(report.diagnostics, key=lambda d: d.severity != "error"):
-            where = ""
-            if d.node_id and d.node_id in design.nodes:
-                where = f"{design.nodes[d.node_id].name}: "
-            text = f"{where}{d.message}" + (f"\n    fix: {d.fix}" if d.fix else "")
-            item = QListWidgetItem(severity_icon(d.severity), text)
-            item.setData(NODE_ROLE, d.node_id)
-            item.setToolTip(plain_html(text))  # a name like "a<b>" is text, not markup
-            self.list.addItem(item)
-        errors, warnings = problem_counts(design, report)
-        if not errors and not warnings:
-            self._set_summary(NO_PROBLEMS)
+            shown = ((), f"Empty design: {EMPTY_HINT[0].lower()}{EMPTY_HINT[1:]}.")
         else:
-            self._set_summary(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}")
-        self._show_list(self.list.count() > 0)
+            entries = []
+            for d in sorted(report.diagnostics, key=lambda d: d.severity != "error"):
+                where = ""
+                if d.node_id and d.node_id in design.nodes:
+                    where = f"{design.nodes[d.node_id].name}: "
+                entries.append((d.severity, f"{where}{d.message}" + (f"\n    fix: {d.fix}" if d.fix else ""),
+                                d.node_id))
+            for node_id, message in self.run_notes:
+                entries.append(("warning", f"training: {message}", node_id if node_id in design.nodes else ""))
+            errors, warnings = problem_counts(design, report)
+            trained = len(self.run_notes)
+            if not errors and not warnings and not trained:
+                summary = NO_PROBLEMS
+            else:
+                summary = f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
+                if trained:
+                    summary += f", {trained} from training"
+            shown = (tuple(entries), summary)
+        if shown == self._shown:
+            return
+        self._shown = shown
+        entries, summary = shown
+        self.list.clear()
+        for severity, text, node_id in entries:
+            self._add_item(severity, text, node_id)
+        self._set_summary(summary)
+        self._show_list(bool(entries))
+
+    def _add_item(self, severity: str, text: str, node_id: str) -> None:
+        item = QListWidgetItem(severity_icon(severity), text)
+        item.setData(NODE_ROLE, node_id)
+        item.setToolTip(plain_html(text))  # a name like "a<b>" is text, not markup
+        self.list.addItem(item)
+
+    def add_run_diagnostic(self, node_id: str, message: str) -> None:
+        """A problem training showed on a node (engine.training.health: vanishing or exploding
+        gradients, dead ReLUs); listed with the design's own until the next run starts."""
+        self.run_notes.append((node_id, message))
+        self.show_report(self.document.report)
+
+    def clear_run_diagnostics(self) -> None:
+        if self.run_notes:
+            self.run_notes = []
+            self.show_report(self.document.report)
 
     def _set_summary(self, text: str) -> None:
         self.summary.setText(text)

@@ -4,20 +4,26 @@ It is the one way to edit: every gesture in the UI calls a method here, which ch
 with the engine first (so a refused edit never reaches the undo stack) and pushes an undo
 command. Views subscribe to ``design`` events and to ``report_changed``; the analysis runs once
 per burst of changes, on the next turn of the event loop.
+
+Every undo step (done, undone or redone) runs inside :meth:`Document.batch`: however many nodes
+it touches, the views hear ``changed`` once and ``selection_changed`` at most once, at its end.
+(Deleting 2,000 selected nodes used to tell every panel of each node leaving the selection, and
+the inspector analysed the design each time: 2,000 analyses for one key press.)
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QUndoStack
 
-from engine import analysis, persistence
+from engine import analysis, composite_editing, persistence
 from engine.errors import DesignError
 from engine.graph import Design, DesignEvent, Edge
 
-from . import commands as cmd, composite_editing
+from . import commands as cmd
 from .canvas.layout import NODE_HEIGHT, layered_layout
 
 # Copied blocks travel as JSON text with this marker: plain text, because a QMimeData made in
@@ -31,6 +37,7 @@ class Document(QObject):
     path_changed = Signal(str)  # "" when untitled
     edit_refused = Signal(str)  # the engine's message for an edit it refused
     design_replaced = Signal()  # new / open / template: everything redraws
+    changed = Signal()  # the design changed: once per undo step, once per change made outside one
 
     def __init__(self, design: Design | None = None, parent=None):
         super().__init__(parent)
@@ -41,13 +48,23 @@ class Document(QObject):
         self.open_composites: dict[str, composite_editing.OpenComposite] = {}
         self._report = analysis.analyze(self.design)
         self._stale = False
+        self._replacing = False  # inside replace_design: the views hear of the new report once
+        self._batch_depth = 0
+        self.batch_serial = 0  # counts outermost batches: views tell one undo step from the next
+        self._batch_changed = False  # the design changed during the batch
+        self._selection_dirty = False  # nodes left the design during the batch: filter the selection
+        self._selection_pending = False  # the selection changed during the batch: tell once at its end
         self._unsubscribe = self.design.subscribe(self._on_design_event)
 
     # -- analysis --------------------------------------------------------------------------
     @property
     def report(self) -> analysis.Report:
         if self._stale:
-            self.refresh()
+            if self._replacing:  # read by a view redrawing the new design: told once, at the end
+                self._stale = False
+                self._report = analysis.analyze(self.design)
+            else:
+                self.refresh()
         return self._report
 
     def refresh(self) -> None:
@@ -57,11 +74,18 @@ class Document(QObject):
         self.report_changed.emit(self._report)
 
     def _on_design_event(self, event: DesignEvent) -> None:
-        if event.kind == "node_removed" and event.node_id in self.selection:
-            self.selection = [n for n in self.selection if n != event.node_id]
-            self.selection_changed.emit(list(self.selection))
+        if event.kind == "node_removed":
+            if self.batching:
+                self._selection_dirty = True  # filtered once at the end, not once per node
+            elif event.node_id in self.selection:
+                self.selection = [n for n in self.selection if n != event.node_id]
+                self.selection_changed.emit(list(self.selection))
         elif event.kind == "reset":
             self.set_selection([n for n in self.selection if n in self.design.nodes])
+        if self.batching:
+            self._batch_changed = True
+        else:
+            self.changed.emit()
         if event.kind == "node_moved":
             return  # positions do not change the analysis
         if not self._stale:
@@ -72,16 +96,53 @@ class Document(QObject):
         if self._stale:
             self.refresh()
 
+    # -- batches ---------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def batch(self):
+        """Changes made inside are one update for the views: ``changed`` and
+        ``selection_changed`` are emitted once, at the end of the outermost batch (the analysis
+        runs once anyway, on the next turn of the event loop)."""
+        if self._batch_depth == 0:
+            self.batch_serial += 1
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0:
+                self._end_batch()
+
+    @property
+    def batching(self) -> bool:
+        """Inside :meth:`batch`: views may leave per-node reactions to its end."""
+        return self._batch_depth > 0
+
+    def _end_batch(self) -> None:
+        if self._selection_dirty:
+            self._selection_dirty = False
+            kept = [n for n in self.selection if n in self.design.nodes]
+            if kept != self.selection:
+                self.selection, self._selection_pending = kept, True
+        if self._batch_changed:
+            self._batch_changed = False
+            self.changed.emit()
+        if self._selection_pending:
+            self._selection_pending = False
+            self.selection_changed.emit(list(self.selection))
+
     # -- selection -------------------------------------------------------------------------
     def set_selection(self, node_ids) -> None:
         ids = [n for n in node_ids if n in self.design.nodes]
         if ids != self.selection:
             self.selection = ids
-            self.selection_changed.emit(list(ids))
+            if self.batching:
+                self._selection_pending = True
+            else:
+                self.selection_changed.emit(list(ids))
 
     # -- editing ---------------------------------------------------------------------------
     def push(self, command: cmd.Command) -> bool:
-        self.undo_stack.push(cmd.UndoStep(command))
+        self.undo_stack.push(cmd.UndoStep(command, self.batch))
         return True
 
     def _refuse(self, error: Exception) -> bool:
@@ -165,8 +226,9 @@ class Document(QObject):
         moves = {k: v for k, v in moves.items() if k in self.design.nodes and tuple(v[0]) != tuple(v[1])}
         return bool(moves) and self.push(cmd.MoveNodesCommand(self.design, moves))
 
-    def auto_layout(self, node_ids=None) -> bool:
-        positions = layered_layout(self.design, node_ids)
+    def auto_layout(self, node_ids=None, style: str | None = None) -> bool:
+        """Lay out (one undo step) for the node size of ``style`` (the canvas's; by size when None)."""
+        positions = layered_layout(self.design, node_ids, style)
         moves = {k: (self.design.nodes[k].pos, p) for k, p in positions.items()}
         return self.move_nodes(moves)
 
@@ -276,15 +338,23 @@ class Document(QObject):
         return self.push(cmd.SnapshotCommand(self.design, text, edit))
 
     # -- files -----------------------------------------------------------------------------
-    def replace_design(self, design: Design, path: str | None = None) -> None:
-        """New / open / template: not undoable; the stack starts clean."""
+    def replace_design(self, design: Design, path: str | None = None, take: bool = False) -> None:
+        """New / open / template: not undoable; the stack starts clean. With ``take`` the caller
+        gives ``design`` away (read from a file, built from a template): its nodes are not copied."""
         self.undo_stack.clear()
         self.open_composites.clear()
         self.selection = []
-        self.design.replace_with(design)
+        self._replacing = True
+        try:  # the canvas reads the report as it redraws: analysed then, not again below
+            self.design.replace_with(design, take=take)
+        finally:
+            self._replacing = False
         self.set_path(path)
         self.undo_stack.setClean()
-        self.refresh()
+        if self._stale:
+            self._stale = False
+            self._report = analysis.analyze(self.design)
+        self.report_changed.emit(self._report)
         self.selection_changed.emit([])
         self.design_replaced.emit()
 
@@ -294,7 +364,7 @@ class Document(QObject):
     def open(self, path: str) -> None:
         """Raises DesignFileError (the document is unchanged then). Reads on the calling thread:
         the window opens files with FileActions.open_path, which reads them in the background."""
-        self.replace_design(persistence.load(path), str(Path(path).resolve()))
+        self.replace_design(persistence.load(path), str(Path(path).resolve()), take=True)
 
     def save(self, path: str | None = None) -> None:
         path = path or self.path

@@ -63,7 +63,7 @@ class EditActions(QObject):
 
     def layout(self, selection_only: bool = False) -> bool:
         ids = self.selection if selection_only and len(self.selection) > 1 else None
-        done = self.document.auto_layout(ids)
+        done = self.document.auto_layout(ids, self.scene.node_style)
         if ids is None:
             self.view.fit(readable=True)
         return done

@@ -19,6 +19,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QDialogButtonBox,
     QFileDialog,
     QHBoxLayout,
@@ -40,6 +41,7 @@ FORMAT_INFO = {
     "pt2": ("torch.export program (.pt2)", "for deployment; torch.export.load(path).module()", ".pt2"),
     "script": ("Training script (torchrun)", "train.py + design + data config; runs on one machine or many", ""),
 }
+BAKE_FORMATS = ("python", "onnx", "pt2")  # engine.export.BAKE_FORMATS (a test checks); no torch import here
 ONNX_PACKAGES = ("onnx", "onnxscript", "onnxruntime")
 ONNX_HINT = "pip install onnx onnxscript onnxruntime   (or pip install '.[onnx]')"
 
@@ -79,11 +81,16 @@ def _read_json(folder: Path | None, name: str) -> dict | None:
     return value if isinstance(value, dict) else None
 
 
-def _export_job(source: ExportSource, fmt: str, out: str):
+def _has_normalisation(source: ExportSource) -> bool:
+    data, config = source.data or {}, source.train_config or {}
+    return bool(data.get("mean")) and bool(data.get("std")) and config.get("normalize", True) is not False
+
+
+def _export_job(source: ExportSource, fmt: str, out: str, bake: bool = False):
     """The function the background thread runs (no Qt in here)."""
     def job(progress):
         from engine.compile import compile_design
-        from engine.export import export
+        from engine.export import export, untrained_note
         state = source.state
         if state is None:
             import torch
@@ -91,8 +98,9 @@ def _export_job(source: ExportSource, fmt: str, out: str):
             with torch.random.fork_rng():  # seeded, without disturbing a run's random stream
                 torch.manual_seed(0)
                 state = compile_design(source.design).state_dict()
+        origin = None if source.state is not None else untrained_note(0)
         return export(source.design, state, fmt, out, progress=progress, data=source.data,
-                      train_config=source.train_config)
+                      train_config=source.train_config, weights_origin=origin, bake_normalisation=bake)
     return job
 
 
@@ -133,6 +141,10 @@ class ExportDialog(TaskDialog):
                 hint.setWordWrap(True)
                 hint.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
                 formats.addWidget(hint)
+        self.bake = QCheckBox("Put the input normalisation inside the model (it then takes raw [0, 1] input)")
+        self.bake.setObjectName("bake_normalisation")
+        self.bake.setToolTip("Python, ONNX and .pt2 exports. Without it, normalise the input as the export's "
+                             "README and metadata say (the Python file has a preprocess function).")
         self.path = QLineEdit()
         self.path.textEdited.connect(self._on_path_edited)
         browse = QPushButton("Browse…")
@@ -150,6 +162,7 @@ class ExportDialog(TaskDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.weights_label)
         layout.addLayout(formats)
+        layout.addWidget(self.bake)
         layout.addLayout(path_row)
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
@@ -170,9 +183,22 @@ class ExportDialog(TaskDialog):
         self._path_edited = True
 
     def _on_format(self, fmt: str) -> None:
+        self._update_bake(fmt)
         if not self._path_edited:  # follow the format until the user typed a path
             suffix = FORMAT_INFO[fmt][2]
             self.path.setText(self._stem + (suffix or ("_train" if fmt == "script" else "_bundle")))
+
+    def _update_bake(self, fmt: str) -> None:
+        """The normalisation can go inside Python, ONNX and .pt2 models, when there is one."""
+        known = _has_normalisation(self.source)
+        self.bake.setEnabled(fmt in BAKE_FORMATS and known and not self.is_busy())
+        if not self.bake.isEnabled():
+            self.bake.setChecked(False)
+        self.bake.setToolTip(
+            "no normalisation is known for these weights (untrained, or no dataset)" if not known else
+            "only Python, ONNX and .pt2 models can take it inside" if fmt not in BAKE_FORMATS else
+            "the exported model then takes raw [0, 1] input; without it, normalise as the README says "
+            "(the Python file has a preprocess function)")
 
     def _on_path_edited(self, _text: str) -> None:
         self._path_edited = True
@@ -196,7 +222,7 @@ class ExportDialog(TaskDialog):
             return
         self.result = None
         self._set_busy(True)
-        self.run_task(_export_job(self.source, self.format, out), "export", "Exporting…")
+        self.run_task(_export_job(self.source, self.format, out, self.bake.isChecked()), "export", "Exporting…")
 
     def _set_busy(self, busy: bool) -> None:
         self.export_button.setEnabled(not busy)
@@ -204,17 +230,26 @@ class ExportDialog(TaskDialog):
         for fmt, button in self.format_buttons.items():
             button.setEnabled(not busy and fmt not in self._unavailable)
         self.path.setEnabled(not busy)
+        if busy:
+            self.bake.setEnabled(False)
+        else:
+            self._update_bake(self.format)
 
     def _on_done(self, result) -> None:
         self._set_busy(False)
         self.result = result
         self.progress.setValue(100)
-        verdict = "✓ verified" if result.verified else "✗ MISMATCH"
-        files = "<br>".join(f"<code>{f}</code>" for f in result.files)
-        notes = "".join(f"<br>{n}" for n in result.notes)
-        self.status.setStyleSheet("color: #1e8449" if result.verified else "color: #c0392b")
-        self.status.setText(f"{verdict}: max |difference| from the in-app model = {result.max_abs_diff:.3g} "
-                            f"(tolerance {result.tolerance:g})<br>Wrote:<br>{files}{notes}")
+        mark = "✓ " if result.verified else "✗ "
+        files = "".join(f"\n    {f}" for f in result.files)
+        notes = "".join(f"\n{n}" for n in result.notes)
+        dark = self.palette().window().color().lightness() < 128  # the light theme's green is too dim on dark
+        self.status.setStyleSheet(f"color: {'#58d68d' if dark else '#1e8449'}" if result.verified
+                                  else f"color: {'#f1948a' if dark else '#c0392b'}")
+        # plain text (paths and names); the engine's sentence: both differences and the tolerances
+        # used, as the command line prints them
+        self.status.setText(f"{mark}{result.verification()}\nWrote:{files}{notes}")
+        # grow to show the whole report (its last line says how to feed the model)
+        self.resize(self.width(), max(self.height(), self.sizeHint().height()))
         self.exported.emit(result)
 
     def _on_failed(self, message: str) -> None:
@@ -232,7 +267,7 @@ def current_design_source(window) -> ExportSource:
     data = config = None
     note = "freshly initialised weights (no training run yet)"
     if controller is not None and controller.bundle is not None:
-        data = controller.bundle.describe()
+        data = controller.describe_data(design.input_shape)  # as a run would resize it
     if state is not None:
         from engine.errors import EngineError
         from engine.export import check_state_dict

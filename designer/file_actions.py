@@ -79,7 +79,7 @@ class FileActions(QObject):
             return
         # The copy into the document and the canvas rebuild run here, on the UI thread.
         self.replacing.emit(request.name, len(design.nodes))
-        self.document.replace_design(design, path)
+        self.document.replace_design(design, path, take=True)  # parsed for us alone
         request.state = "opened"
         self.recent.add(path)
         self.recent_changed.emit()
@@ -130,7 +130,7 @@ class FileActions(QObject):
             return False
         lay_out(design)
         self.loader.cancel()
-        self.document.replace_design(design)
+        self.document.replace_design(design, take=True)
         self.autosave.discard()
         return True
 
@@ -152,7 +152,7 @@ class FileActions(QObject):
             self.autosave.discard()
             return False
         self.loader.cancel()
-        self.document.replace_design(design, original)
+        self.document.replace_design(design, original, take=True)
         # Restored work is unsaved work: mark it modified so closing asks and Save writes it.
         self.document.undo_stack.resetClean()
         return True

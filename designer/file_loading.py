@@ -26,8 +26,10 @@ from .training.background import LatestOnly
 
 # A load shorter than this shows no indicator (no flash) and is over when open returns.
 SHOW_AFTER_MS = 300
-# From this many blocks, drawing the canvas takes long enough (about 0.7 ms a block) to say so.
-LARGE_DESIGN = 500
+# From this many blocks, taking the design in keeps the UI thread busy long enough to say so
+# (its analysis, about 40 µs a block; the canvas draws only the nodes in view before it paints).
+# Below, the status bar's message and its forced repaint would cost more than they tell.
+LARGE_DESIGN = 5000
 
 
 @dataclass(eq=False)

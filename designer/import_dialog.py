@@ -1,9 +1,11 @@
 """File ▸ Import…: open a bundle (design + weights) to continue training or fine-tune, or turn
-a torchvision model or any ``nn.Module`` torch.fx can trace into an editable design.
+a torchvision model or any ``nn.Module`` torch.fx can trace into an editable design, with random
+(untrained) weights or pretrained ones (torchvision's file from the torch hub cache, or a file
+the user picks; engine.importing.sources loads them and says which it was).
 
-The import (engine.export.load_bundle / import_module) runs in a background thread; the dialog
-shows the import report, and "Open as new document" replaces the document (asking about unsaved
-changes first, like File ▸ Open). The imported weights go to the training controller: File ▸
+The import (engine.export.load_bundle / engine.importing.sources.import_source) runs in a
+background thread; the dialog shows the import report, and "Open as new document" replaces the
+document (asking about unsaved changes first, like File ▸ Open). The imported weights go to the training controller: File ▸
 Export… uses them, and the next run starts from them.
 """
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QDialogButtonBox,
     QFileDialog,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -40,6 +44,7 @@ class ImportOutcome:
     report: str
     complete: bool
     source: str
+    weights_origin: str = ""  # random or pretrained (modules); empty for a bundle, whose weights are its own
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -49,46 +54,29 @@ def parse_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
-def build_module(source: str, num_classes: int | None = None):
-    """``torchvision:NAME`` or ``python:package.module:factory`` → an nn.Module in eval mode.
-    A python factory is imported and run: it is the user's own code."""
-    import importlib
-    kind, _, rest = source.partition(":")
-    kwargs = {"num_classes": num_classes} if num_classes else {}
-    if kind == "torchvision":
-        import torchvision
-        if rest in ("googlenet", "inception_v3"):
-            kwargs.update(aux_logits=False, init_weights=False)  # the auxiliary heads are training-only
-        return torchvision.models.get_model(rest, weights=None, **kwargs).eval()
-    if kind == "python":
-        module_name, _, factory = rest.partition(":")
-        if not module_name or not factory:
-            raise ValueError("write the factory as package.module:function")
-        return getattr(importlib.import_module(module_name), factory)(**kwargs).eval()
-    raise ValueError(f"unknown source {source!r}")
-
-
-def import_job(kind: str, source: str, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None):
-    """The function the background thread runs: ``kind`` is bundle, torchvision or python."""
+def import_job(kind: str, source: str, input_shape: tuple[int, ...] | None = None, num_classes: int | None = None,
+               pretrained: bool | str = False):
+    """The function the background thread runs: ``kind`` is bundle, torchvision or python;
+    ``pretrained`` is False (random weights), True (torchvision's file in the torch hub cache)
+    or the path of a weights file."""
     def job(progress):
-        from engine.export import import_module, load_bundle
+        from engine.export import load_bundle
         if kind == "bundle":
             progress(0.1, "reading the bundle")
             design, state = load_bundle(source)
             report = (f"bundle {Path(source).name}: {len(design.nodes)} nodes, weights for {len(state)} tensors "
                       "(checked against the design)")
             return ImportOutcome(design, state, report, True, source)
+        from engine.importing import transfer_weights
+        from engine.importing.sources import import_source
         spec = f"{kind}:{source}"
-        progress(0.1, f"building {spec}")
-        module = build_module(spec, num_classes)
-        progress(0.4, "tracing it with torch.fx")
-        design, report = import_module(module, input_shape, source.split(":")[-1].split(".")[-1])
+        progress(0.1, f"building {spec} and tracing it with torch.fx")
+        module, design, report = import_source(spec, input_shape, num_classes, pretrained)
         state = None
         if report.complete:
-            from engine.export.importer import transfer_weights
             progress(0.8, "copying the weights")
             state = transfer_weights(module, design, report)
-        return ImportOutcome(design, state, report.text(), report.complete, spec)
+        return ImportOutcome(design, state, report.text(), report.complete, spec, report.weights_origin)
     return job
 
 
@@ -122,6 +110,13 @@ class ImportDialog(TaskDialog):
         self.num_classes = QSpinBox()
         self.num_classes.setRange(0, 100000)
         self.num_classes.setSpecialValueText("the model's own")
+        self.pretrained = QCheckBox("Pretrained weights")
+        self.pretrained.setToolTip("Start from trained weights instead of random ones. Nothing is downloaded: "
+                                   "torchvision's file must be in the torch hub cache, or pick a file.")
+        self.weights_file = QLineEdit()
+        self.browse_weights = QPushButton("File…")
+        self.browse_weights.clicked.connect(self._browse_weights)
+        self.pretrained.toggled.connect(lambda _on: self._enable_fields())
         grid = QGridLayout()
         grid.addWidget(self.kinds["bundle"], 0, 0, 1, 4)
         grid.addWidget(self.bundle_path, 1, 1, 1, 1)
@@ -135,6 +130,12 @@ class ImportDialog(TaskDialog):
         grid.addWidget(self.input_shape, 6, 1, 1, 3)
         grid.addWidget(QLabel("Classes"), 7, 0, 1, 1)
         grid.addWidget(self.num_classes, 7, 1, 1, 3)
+        grid.addWidget(QLabel("Weights"), 8, 0, 1, 1)
+        weights_row = QHBoxLayout()
+        weights_row.addWidget(self.pretrained)
+        weights_row.addWidget(self.weights_file, 1)
+        grid.addLayout(weights_row, 8, 1, 1, 2)
+        grid.addWidget(self.browse_weights, 8, 3)
         grid.setColumnMinimumWidth(0, 24)
         grid.setColumnStretch(1, 1)
         self.report = QPlainTextEdit()
@@ -167,6 +168,24 @@ class ImportDialog(TaskDialog):
         self.factory.setEnabled(kind == "python")
         self.input_shape.setEnabled(kind != "bundle")
         self.num_classes.setEnabled(kind != "bundle")
+        self.pretrained.setEnabled(kind != "bundle")  # a bundle carries its own weights
+        chosen = kind != "bundle" and self.pretrained.isChecked()
+        self.weights_file.setEnabled(chosen)
+        self.browse_weights.setEnabled(chosen)
+        self.weights_file.setPlaceholderText("empty: from the torch hub cache" if kind == "torchvision" else
+                                             "a .pth / .pt / .safetensors file")
+
+    def pretrained_choice(self) -> bool | str:
+        """False (random weights), True (torchvision's file from the hub cache) or a file path."""
+        if self.kind == "bundle" or not self.pretrained.isChecked():
+            return False
+        path = self.weights_file.text().strip()
+        if path:
+            return path
+        if self.kind != "torchvision":
+            raise ValueError("give the pretrained weights file of your module (the torch hub cache holds "
+                             "torchvision's weights only)")
+        return True
 
     @property
     def kind(self) -> str:
@@ -177,6 +196,12 @@ class ImportDialog(TaskDialog):
         if path:
             self.bundle_path.setText(path)
             self.kinds["bundle"].setChecked(True)
+
+    def _browse_weights(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Pretrained weights", "",
+                                              "Weights (*.pth *.pt *.safetensors);;All files (*)")
+        if path:
+            self.weights_file.setText(path)
 
     def _browse_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Import a bundle or run folder")
@@ -194,6 +219,7 @@ class ImportDialog(TaskDialog):
             if not source:
                 raise ValueError("say what to import first")
             shape = parse_shape(self.input_shape.text()) if kind != "bundle" else None
+            pretrained = self.pretrained_choice()
         except ValueError as exc:
             self._on_failed(str(exc))
             return
@@ -202,7 +228,8 @@ class ImportDialog(TaskDialog):
         self.import_button.setEnabled(False)
         self.close_button.setEnabled(False)
         self.report.clear()
-        self.run_task(import_job(kind, source, shape, self.num_classes.value() or None), "import", "Importing…")
+        self.run_task(import_job(kind, source, shape, self.num_classes.value() or None, pretrained), "import",
+                      "Importing…")
 
     def _on_done(self, outcome: ImportOutcome) -> None:
         self.outcome = outcome
@@ -210,18 +237,29 @@ class ImportDialog(TaskDialog):
         self.close_button.setEnabled(True)
         self.open_button.setEnabled(True)
         self.progress.setValue(100)
-        weights = ("with its weights" if outcome.state is not None else
-                   "without weights: replace the opaque layers first")
+        if outcome.state is None:
+            weights = "without weights: replace the opaque layers first"
+        elif outcome.weights_origin:
+            weights = f"with {outcome.weights_origin.partition(';')[0]}"
+        else:
+            weights = "with its weights"
         self.status.setStyleSheet("color: #1e8449" if outcome.complete else "color: #b9770e")
         self.status.setText(f"{'✓ imported completely' if outcome.complete else '⚠ imported with opaque layers'}: "
                             f"{len(outcome.design.nodes)} nodes, {weights}.")
         self.report.setPlainText(outcome.report)
+        self._fit_status()
         self.imported.emit(outcome)
 
     def _on_failed(self, message: str) -> None:
         self.import_button.setEnabled(True)
         self.close_button.setEnabled(True)
         self.show_failure(f"Cannot import: {message}")
+        self._fit_status()
+
+    def _fit_status(self) -> None:
+        """Room for every line of a wrapped status (paths make it long); the report gives way."""
+        width = self.status.width() if self.status.isVisible() else self.width() - 24
+        self.status.setMinimumHeight(self.status.heightForWidth(max(width, 200)))
 
 
 def adopt_import(window, outcome: ImportOutcome) -> bool:
@@ -236,7 +274,9 @@ def adopt_import(window, outcome: ImportOutcome) -> bool:
     window.document.replace_design(design)
     controller = getattr(window, "training", None)
     if controller is not None and hasattr(controller, "adopt_weights"):
-        controller.adopt_weights(design, outcome.state, outcome.source)
+        # The controller says "the weights imported from <source>": the source says what they are.
+        origin = outcome.weights_origin.partition(";")[0]
+        controller.adopt_weights(design, outcome.state, f"{outcome.source} ({origin})" if origin else outcome.source)
     window.statusBar().showMessage(f"Imported {outcome.source}: " + outcome.report.splitlines()[0], 10000)
     return True
 
@@ -256,5 +296,4 @@ def open_import_dialog(window) -> ImportDialog:
     return dialog
 
 
-__all__ = ["ImportDialog", "ImportOutcome", "adopt_import", "build_module", "import_job", "open_import_dialog",
-           "parse_shape"]
+__all__ = ["ImportDialog", "ImportOutcome", "adopt_import", "import_job", "open_import_dialog", "parse_shape"]

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.blocks.base import fmt_shape
+from engine.course_notes import block_help
 from engine.summary import human, human_bytes
 
 from .canvas.labels import diagnostic_html
@@ -53,6 +54,7 @@ class InspectorPanel(QScrollArea):
         self._body: QWidget | None = None
         self.report_label: QLabel | None = None
         self.problems_label: QLabel | None = None
+        self._stale = False  # an edit came while the inspector was out of sight
         self._unsubscribe = document.design.subscribe(self._on_design_event)
         document.selection_changed.connect(self._on_selection)
         document.report_changed.connect(self._on_report)
@@ -102,6 +104,14 @@ class InspectorPanel(QScrollArea):
         formula.setWordWrap(True)
         formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(formula)
+        help_text = block_help(spec)  # the block's doc and the course notes' slips about it
+        self.help_label = QLabel("".join(_help_paragraph(p) for p in help_text.split("\n\n")))
+        self.help_label.setWordWrap(True)
+        self.help_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.help_label)
+        # after it has a parent: shown while parentless, a widget is a window of its own (it
+        # flashed on screen and took the main window's activation, so its shortcuts stopped)
+        self.help_label.setVisible(bool(help_text))
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.label_edit = QLineEdit(node.label, placeholderText=node.id)
@@ -157,10 +167,13 @@ class InspectorPanel(QScrollArea):
             lambda: self.document.set_meta(num_classes=self.classes_spin.value() or None))
         form.addRow("Classes", self.classes_spin)
         self.notes_edit = QPlainTextEdit(design.notes)
-        self.notes_edit.setMaximumHeight(120)
-        form.addRow("Notes", self.notes_edit)
+        # Full width and the panel's spare height: a template's notes (its adaptations and the
+        # course notes' slips about it, explained) run to several paragraphs.
+        self.notes_edit.setMinimumHeight(140)
         self.notes_edit.focusOutEvent = self._notes_focus_out
         layout.addLayout(form)
+        layout.addWidget(_section("Notes"))
+        layout.addWidget(self.notes_edit, 1)
         self.report_label = QLabel(wordWrap=True)
         layout.addWidget(_section("Totals"))
         layout.addWidget(self.report_label)
@@ -182,24 +195,51 @@ class InspectorPanel(QScrollArea):
         self.error_label.setText(message)
         self.error_label.setVisible(bool(message))
 
+    def _out_of_sight(self) -> bool:
+        """The window is up but the inspector is not seen (its dock closed, or behind another
+        dock's tab): what an edit changes is shown when it is seen again (showEvent)."""
+        if self.isVisible() or not self.window().isVisible():
+            return False
+        self._stale = True
+        return True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            node = self.document.design.nodes.get(self.node_id) if self.node_id is not None else None
+            if node is not None and self._body is not None:
+                self._show_params(node)
+                self._show_attributes(node)
+            self._on_report(self.document.report)
+
+    def _show_params(self, node) -> None:
+        for name, editor in self.editors.items():
+            if not editor.isAncestorOf(QApplication.focusWidget()):
+                editor.set_value(node.params.get(name))
+
+    def _show_attributes(self, node) -> None:
+        if self.label_edit.text() != node.label:
+            self.label_edit.setText(node.label)
+        self.frozen_check.blockSignals(True)
+        self.frozen_check.setChecked(node.frozen)
+        self.frozen_check.blockSignals(False)
+
     def _on_design_event(self, event) -> None:
         if self.node_id is None or event.node_id != self.node_id or self._body is None:
+            return
+        if self._out_of_sight():
             return
         node = self.document.design.nodes.get(self.node_id)
         if node is None:
             return
         if event.kind == "params_changed":  # undo, redo, or another view: show the new values
-            for name, editor in self.editors.items():
-                if not editor.isAncestorOf(QApplication.focusWidget()):
-                    editor.set_value(node.params.get(name))
+            self._show_params(node)
         elif event.kind == "node_changed":
-            self.label_edit.setText(node.label)
-            self.frozen_check.blockSignals(True)
-            self.frozen_check.setChecked(node.frozen)
-            self.frozen_check.blockSignals(False)
+            self._show_attributes(node)
 
     def _on_report(self, report) -> None:
-        if self.report_label is None:
+        if self.report_label is None or self._out_of_sight():
             return
         if self.node_id is None:
             text = (f"{report.total_params:,} parameters ({report.trainable_params:,} trainable)<br>"
@@ -229,20 +269,39 @@ class InspectorPanel(QScrollArea):
             self.problems_label.setVisible(bool(lines))
 
 
+def _help_paragraph(text: str) -> str:
+    """One paragraph of a block's help; a course-notes slip's title in bold so it stands out."""
+    head, sep, rest = text.partition(": ")
+    if text.startswith("Course-notes slip") and sep:
+        return f"<p><b>{escape(head)}:</b> {escape(rest)}</p>"
+    return f"<p>{escape(text)}</p>"
+
+
 def _problem_line(errors: int, warnings: int) -> str:
     return f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}"
 
 
+NEED_SLACK = 16  # px: how far the rows' measured need may be from the form's own
+
+
 class AnalysisRows(QWidget):
     """The analysis of the selected node as rows of plain labels. An edit re-analyses on every
-    keystroke: only the values that changed are set, so Qt relayouts and repaints nothing else
-    (a rich-text table re-parsed per edit cost the window several milliseconds a frame)."""
+    keystroke: only the values that changed are set, and they change nothing else. A label
+    whose text changes asks its parent's layout to run again, and a layout that runs asks its
+    own parent's: the request climbed to the inspector's whole form (its word-wrapped help
+    measured again) and the form was repainted, on every edit. So the rows' form layout is
+    switched off and placed by hand when the rows are resized (the same geometry: it is the
+    form that computes it); the inspector's layout hears of the rows only when a value no
+    longer fits their width, or stops overflowing it."""
 
     def __init__(self, names, parent=None):
         super().__init__(parent)
-        form = QFormLayout(self)
-        form.setContentsMargins(0, 0, 0, 0)
-        form.setVerticalSpacing(2)
+        self.form = QFormLayout(self)
+        self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setVerticalSpacing(2)
+        # Values span the column whatever their text (Fusion's default, said here because the
+        # rows are placed only when resized: a value sized to its text would need placing anew)
+        self.form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.values: dict[str, QLabel] = {}
         for name in names:
             value = QLabel()
@@ -252,14 +311,38 @@ class AnalysisRows(QWidget):
                 font = value.font()
                 font.setBold(True)
                 value.setFont(font)
-            form.addRow(name, value)
+            self.form.addRow(name, value)
             self.values[name] = value
+        self.form.setEnabled(False)  # placed in resizeEvent, not on every label's request
+        self._needed = 0  # the width the rows' texts needed at the last update
+        self._names_width = 0  # the name column and the gap after it, once measured
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self.form.setGeometry(self.rect())
 
     def show_values(self, values: dict[str, str]) -> None:
+        changed = False
         for name, text in values.items():
             label = self.values[name]
             if label.text() != text:
                 label.setText(text)
+                changed = True
+        if not changed or not self.isVisible():  # (not yet shown: it is laid out with these values)
+            return
+        # Measured with the font, not asked of the form: its size hints lay out every label's
+        # text document again (a sixth of an edit's cost at 500 nodes).
+        if not self._names_width:
+            names = [self.form.itemAt(row, QFormLayout.ItemRole.LabelRole).widget() for row in range(self.form.rowCount())]
+            self._names_width = max(label.sizeHint().width() for label in names) + max(self.form.horizontalSpacing(), 6)
+        widest = max(label.fontMetrics().horizontalAdvance(label.text()) for label in self.values.values())
+        needed, before = self._names_width + widest, self._needed
+        self._needed = needed
+        # The rows' width is the inspector's unless what they need is more (then the inspector
+        # scrolls sideways): the layout is told when the need changes and either need, give or
+        # take a few pixels of measuring, reaches the width.
+        if needed != before and max(needed, before) + NEED_SLACK >= self.width():
+            self.updateGeometry()
 
     def text(self) -> str:
         return "\n".join(f"{name}: {label.text()}" for name, label in self.values.items())

@@ -10,13 +10,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
-from PySide6.QtWidgets import QApplication, QDockWidget, QLabel, QMainWindow, QMenu, QSpinBox
-
-from engine.summary import human, human_bytes
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QMenu, QSpinBox
 
 from . import theme as themes
 from .canvas import CanvasView, DesignScene
-from .diagnostics import EMPTY_HINT, DiagnosticsPanel, is_empty
+from .diagnostics import DiagnosticsPanel
 from .dialogs import Prompts
 from .dock_layout import DockLayout
 from .document import Document
@@ -25,11 +23,15 @@ from .export_dialog import install_export_actions
 from .file_actions import FileActions
 from .file_loading import FileDrops, LoadingIndicator
 from .files import AUTOSAVE_MS, default_recovery_path
+from .help_menu import install_help_menu
 from .inspector import InspectorPanel
 from .palette import PalettePanel
 from .plain_text import plain_html
+from .run_actions import install_run_actions
 from .start_page import EmptyCanvasHint, StartPage
+from .status_totals import TotalsHolder, totals_text
 from .summary import SummaryPanel
+from .toolbar import install_toolbar
 from .training import install as install_training
 
 APP_NAME = "Network Designer"
@@ -77,8 +79,16 @@ class MainWindow(QMainWindow):
         if self.training is not None and "Training views" in self.docks:
             views = self.docks["Training views"]  # hidden on a first start: shown when a run starts
             self.training.panel.start_clicked.connect(lambda: (views.show(), views.raise_()))
+        if self.training is not None:  # what a run's health shows goes to the Problems list, on its node
+            self.training.health_diagnostic.connect(self.diagnostics.add_run_diagnostic)
+            self.training.health_reset.connect(self.diagnostics.clear_run_diagnostics)
         install_export_actions(self)  # File ▸ Export… / Import…: designer/export_dialog
+        install_run_actions(self)  # Run ▸ Train (F5), Pause, Stop, Evaluate: designer/run_actions
+        install_help_menu(self)  # Help ▸ About, Keyboard Shortcuts, User Guide, diagnostics: designer/help_menu
+        install_toolbar(self)  # New … Export, the menus' own actions: designer/toolbar
         self._build_status_bar()
+        if self.training is not None:
+            self._share_batch_size(self.training.panel.batch_size)
         self._connect()
         self.apply_theme(self.theme)
         self.resize(1440, 900)
@@ -173,24 +183,30 @@ class MainWindow(QMainWindow):
         style_menu = self.menus["View"].addMenu("&Node Style")
         for style, text in (("auto", "&Automatic (compact for big networks)"), ("full", "&Full"),
                             ("compact", "&Compact")):
-            action = style_menu.addAction(text, lambda s=style: self.set_node_style(s))
+            action = style_menu.addAction(text, lambda s=style: self.set_node_style(s, relayout=True))
             action.setCheckable(True)
             self.actions_by_name[f"node_style_{style}"] = action
         self.set_node_style(str(self.settings.value("node_style", "auto")))
         self.menus["View"].addSeparator()
 
-    def set_node_style(self, style: str) -> None:
+    def set_node_style(self, style: str, relayout: bool = False) -> None:
         """Full nodes (name, type and parameters, shape and count) or compact ones (name and
-        shape); "auto" picks compact above a few hundred nodes. Remembered across sessions."""
+        shape); "auto" picks compact above a few hundred nodes. Remembered across sessions.
+        With ``relayout`` (the View menu) a design whose nodes change size is laid out again
+        for the new size, as one undo step."""
         if style not in ("auto", "full", "compact"):
             style = "auto"
         self.settings.setValue("node_style", style)
+        before = self.scene.node_style
         self.scene.set_node_style(style)
+        if relayout and self.scene.node_style != before and self.document.design.nodes:
+            self.edits.layout()
         for s in ("auto", "full", "compact"):
             self.actions_by_name[f"node_style_{s}"].setChecked(s == style)
 
     def _build_status_bar(self) -> None:
-        self.totals_label = QLabel()
+        self.totals = TotalsHolder()  # sized by steps: a new count does not lay the window out again
+        self.totals_label = self.totals.label
         self.batch_spin = QSpinBox()
         self.batch_spin.setRange(1, 1 << 16)
         self.batch_spin.setValue(int(self.settings.value("batch", 32)))
@@ -200,9 +216,18 @@ class MainWindow(QMainWindow):
         # when a status message is shown.
         self.loading_indicator = LoadingIndicator(self.files.loader)
         self.statusBar().addPermanentWidget(self.loading_indicator)
-        self.statusBar().addPermanentWidget(self.totals_label)
+        self.statusBar().addPermanentWidget(self.totals)
         self.statusBar().addPermanentWidget(self.batch_spin)
         self.summary.set_batch(self.batch_spin.value())
+
+    def _share_batch_size(self, training_batch: QSpinBox) -> None:
+        """One batch size on screen: the memory figure uses the training batch, and changing
+        either spin box changes both (equal values emit nothing, so the two cannot loop)."""
+        self.batch_spin.setValue(training_batch.value())
+        self.summary.set_batch(training_batch.value())
+        self.batch_spin.setToolTip("the training batch size, also used for the activation memory figure")
+        training_batch.valueChanged.connect(self.batch_spin.setValue)
+        self.batch_spin.valueChanged.connect(training_batch.setValue)
 
     def _connect(self) -> None:
         doc = self.document
@@ -240,14 +265,7 @@ class MainWindow(QMainWindow):
         self.setWindowModified(self.document.is_modified)
 
     def _update_totals(self, report) -> None:
-        if is_empty(self.document.design):  # the engine says "no Input"; a new user needs a hint
-            self.totals_label.setText(f"Empty design · {EMPTY_HINT}")
-            return
-        batch = self.batch_spin.value()
-        status = "✔ valid" if report.valid else f"✖ {len(report.errors)} error{'s' * (len(report.errors) != 1)}"
-        self.totals_label.setText(
-            f"{status}  ·  {report.total_params:,} params  ·  {human(report.macs)} MACs  ·  "
-            f"{human_bytes(report.activation_bytes * batch)} activations")
+        self.totals.set_text(totals_text(self.document.design, report, self.batch_spin.value()))
 
     def _on_batch(self, batch: int) -> None:
         self.settings.setValue("batch", batch)

@@ -56,9 +56,11 @@ class IntEditor(ParamEditor):
         self.spin.editingFinished.connect(self.session_ended)
 
     def set_value(self, value) -> None:
-        self.spin.blockSignals(True)
-        self.spin.setValue(self.spin.minimum() if value is None else int(value))
-        self.spin.blockSignals(False)
+        value = self.spin.minimum() if value is None else int(value)
+        if value != self.spin.value():  # the same value again repaints the box for nothing
+            self.spin.blockSignals(True)
+            self.spin.setValue(value)
+            self.spin.blockSignals(False)
 
     def _on_changed(self, value: int) -> None:
         if self.param.optional and value == self.spin.minimum():
@@ -83,9 +85,10 @@ class FloatEditor(ParamEditor):
         self.spin.editingFinished.connect(self.session_ended)
 
     def set_value(self, value) -> None:
-        self.spin.blockSignals(True)
-        self.spin.setValue(float(value))
-        self.spin.blockSignals(False)
+        if float(value) != self.spin.value():
+            self.spin.blockSignals(True)
+            self.spin.setValue(float(value))
+            self.spin.blockSignals(False)
 
 
 class BoolEditor(ParamEditor):
@@ -96,9 +99,10 @@ class BoolEditor(ParamEditor):
         self.check.toggled.connect(lambda on: self.committed.emit(bool(on)))
 
     def set_value(self, value) -> None:
-        self.check.blockSignals(True)
-        self.check.setChecked(bool(value))
-        self.check.blockSignals(False)
+        if bool(value) != self.check.isChecked():
+            self.check.blockSignals(True)
+            self.check.setChecked(bool(value))
+            self.check.blockSignals(False)
 
 
 class ChoiceEditor(ParamEditor):
@@ -111,9 +115,11 @@ class ChoiceEditor(ParamEditor):
         self.combo.currentIndexChanged.connect(lambda i: self.committed.emit(self.combo.itemData(i)))
 
     def set_value(self, value) -> None:
-        self.combo.blockSignals(True)
-        self.combo.setCurrentIndex(max(0, self.combo.findData(value)))
-        self.combo.blockSignals(False)
+        index = max(0, self.combo.findData(value))
+        if index != self.combo.currentIndex():
+            self.combo.blockSignals(True)
+            self.combo.setCurrentIndex(index)
+            self.combo.blockSignals(False)
 
 
 class TextEditor(ParamEditor):
@@ -131,12 +137,15 @@ class TextEditor(ParamEditor):
         self.edit.setPlaceholderText(placeholder)
         self._add(self.edit)
         self._value = None
+        self._marked: str | None = None  # the message the box shows (None: not marked yet)
         self.edit.textEdited.connect(self._validate)
         self.edit.editingFinished.connect(self._commit)
 
     def set_value(self, value) -> None:
         self._value = value
-        self.edit.setText(format_text(value))
+        text = format_text(value)
+        if text != self.edit.text():
+            self.edit.setText(text)
         self._mark("")
 
     def parse(self, text: str):
@@ -178,8 +187,10 @@ class TextEditor(ParamEditor):
         self.session_ended.emit()
 
     def _mark(self, message: str) -> None:
-        self.edit.setStyleSheet(INVALID_STYLE if message else "")
-        self.edit.setToolTip(message or self.param.help)
+        if message != self._marked:  # a style sheet set again re-polishes the box: only on a change
+            self._marked = message
+            self.edit.setStyleSheet(INVALID_STYLE if message else "")
+            self.edit.setToolTip(message or self.param.help)
         self.problem.emit(message)
 
 

@@ -95,3 +95,97 @@ def qt_palette(theme: Theme) -> QPalette:
 def apply(app, theme: Theme) -> None:
     app.setStyle("Fusion")
     app.setPalette(qt_palette(theme))
+    apply_to_plots(theme)
+
+
+# -- plots (pyqtgraph) follow the theme ----------------------------------------------------------
+# The theme last applied (None until MainWindow applies one: then the system's). Plot widgets read
+# it when they are made and are restyled by :func:`apply` when it changes.
+_active: Theme | None = None
+_plot_listeners: list = []  # callables(theme) of plot widgets with colours of their own (grids)
+
+
+def active() -> Theme:
+    return _active if _active is not None else current()
+
+
+def plot_background(theme: Theme | None = None) -> str:
+    return (theme or active()).node_fill
+
+
+def plot_foreground(theme: Theme | None = None) -> str:
+    return (theme or active()).text
+
+
+def on_plot_theme(callback) -> None:
+    """Call ``callback(theme)`` whenever a theme is applied (held weakly for bound methods)."""
+    import weakref
+    ref = weakref.WeakMethod(callback) if hasattr(callback, "__self__") else (lambda: callback)
+    _plot_listeners.append(ref)
+
+
+def style_plot_view(view, theme: Theme | None = None) -> None:
+    """Background, axes, titles and legend text of one pyqtgraph GraphicsView in the theme's colours."""
+    import pyqtgraph as pg
+
+    theme = theme or active()
+    view.setBackground(QColor(plot_background(theme)))
+    scene = view.scene()
+    if scene is None:
+        return
+    for item in scene.items():
+        if isinstance(item, pg.AxisItem):
+            item.setPen(QColor(theme.subtext))
+            item.setTextPen(QColor(theme.text))
+        elif isinstance(item, pg.LegendItem):
+            item.setLabelTextColor(QColor(theme.text))
+        elif isinstance(item, pg.LabelItem) and item.text:
+            item.setText(item.text, color=theme.text)
+
+
+def _restyle_plots(theme: Theme) -> None:
+    import sys
+
+    pg = sys.modules.get("pyqtgraph")
+    if pg is None or getattr(getattr(pg, "__spec__", None), "_initializing", False) \
+            or not hasattr(pg, "setConfigOptions"):
+        return  # no plot made yet (or the warm-up thread is importing it): each is styled when made
+    pg.setConfigOptions(background=plot_background(theme), foreground=plot_foreground(theme))
+    app = QGuiApplication.instance()
+    for widget in app.allWidgets() if hasattr(app, "allWidgets") else ():
+        if isinstance(widget, pg.GraphicsView):
+            style_plot_view(widget, theme)
+    for ref in list(_plot_listeners):
+        callback = ref()
+        if callback is None:
+            _plot_listeners.remove(ref)
+            continue
+        try:
+            callback(theme)
+        except RuntimeError:  # its Qt items were deleted with their widget
+            _plot_listeners.remove(ref)
+
+
+def apply_to_plots(theme: Theme) -> None:
+    """Make ``theme`` the plots' theme and restyle the plots made so far."""
+    global _active
+    _active = theme
+    _restyle_plots(theme)
+
+
+def si_ticks(axis) -> None:
+    """Tick labels of big counts with SI prefixes (350 M, 1.2 k), not 3.5e+08; small values as they are."""
+    def tick_strings(values, scale, spacing):
+        out = []
+        for v in values:
+            v = v * scale
+            magnitude = abs(v)
+            for div, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+                if magnitude >= div:
+                    out.append(f"{v / div:.3g} {prefix}")
+                    break
+            else:
+                out.append(f"{v:.3g}")
+        return out
+    axis.tickStrings = tick_strings
+    axis.enableAutoSIPrefix(False)  # the prefix is on each label, not folded into the axis title

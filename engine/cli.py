@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-COMMANDS = ["validate", "templates", "train", "export", "import_model"]
+COMMANDS = ["validate", "templates", "train", "sweep", "export", "import_model", "explain"]
 
 
 def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
@@ -27,6 +27,10 @@ def build_parser() -> tuple[argparse.ArgumentParser, set[str]]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] in (["--version"], ["-V"]):  # before the sub-commands load (they import torch)
+        from engine.version import app_version
+        print(f"network-designer {app_version()}")
+        return 0
     parser, commands = build_parser()
     # `main.py design.json` opens that file in the app.
     if argv and not argv[0].startswith("-") and argv[0] not in commands:

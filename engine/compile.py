@@ -16,6 +16,7 @@ checks of big networks); :func:`optimize` is the opt-in ``torch.compile``.
 from __future__ import annotations
 
 import contextlib
+from typing import Any, cast
 
 import torch
 from torch import fx, nn
@@ -31,6 +32,7 @@ from .names import class_name as _class_name
 
 def build_module(spec: BlockSpec, params: dict, in_shapes: list, resolve) -> nn.Module:
     if spec.expand is None:
+        assert spec.build is not None  # a block is built or expanded
         return spec.build(params, in_shapes)
     return build_subgraph(spec.expand(params, in_shapes), in_shapes, resolve, _class_name(spec.title))
 
@@ -48,7 +50,7 @@ def _graph_module(lowered: Lowered, class_name: str) -> fx.GraphModule:
     return gm
 
 
-def _trace(lowered: Lowered) -> tuple[nn.Module, fx.Graph, dict[str, fx.Node], object]:
+def _trace(lowered: Lowered) -> tuple[nn.Module, fx.Graph, dict[str, fx.Node], Any]:
     """Each step as a placeholder or a submodule call; ``(root, graph, values by name, output)``."""
     root, graph = nn.Module(), fx.Graph()
     values: dict[str, fx.Node] = {}
@@ -57,6 +59,7 @@ def _trace(lowered: Lowered) -> tuple[nn.Module, fx.Graph, dict[str, fx.Node], o
             values[step.name] = graph.placeholder(step.name)
             continue
         if step.inner is None:
+            assert step.spec.build is not None  # a block is built or expanded
             module = step.spec.build(step.params, step.input_shapes)
         else:
             module = _graph_module(step.inner, _class_name(step.spec.title))
@@ -65,7 +68,7 @@ def _trace(lowered: Lowered) -> tuple[nn.Module, fx.Graph, dict[str, fx.Node], o
         root.add_module(step.name, module)
         values[step.name] = graph.call_module(step.name, tuple(values[s] for s in step.sources))
     outputs = lowered.outputs
-    out = values[outputs[0]] if len(outputs) == 1 else tuple(values[o] for o in outputs)
+    out: Any = values[outputs[0]] if len(outputs) == 1 else tuple(values[o] for o in outputs)
     return root, graph, values, out
 
 
@@ -83,12 +86,12 @@ def compute_in_place(gm: fx.GraphModule, keep=()) -> None:
     for node in gm.graph.nodes:
         if node.op != "call_module" or not node.args:
             continue
-        module, source = gm.get_submodule(node.target), node.args[0]
+        module, source = gm.get_submodule(cast(str, node.target)), node.args[0]
         if type(module) is not nn.ReLU and type(module) is not Add:
             continue
         if not isinstance(source, fx.Node) or source.op != "call_module" or source in keep:
             continue
-        if len(source.users) == 1 and isinstance(gm.get_submodule(source.target), _OVERWRITABLE):
+        if len(source.users) == 1 and isinstance(gm.get_submodule(cast(str, source.target)), _OVERWRITABLE):
             module.inplace = True
 
 
@@ -112,9 +115,16 @@ def _compile(design: Design, report: Report | None, taps: tuple) -> fx.GraphModu
     graph.output(out)
     gm = fx.GraphModule(root, graph, _class_name(design.name or "Network"))
     compute_in_place(gm, keep=tapped)
-    gm.node_names = lowered.names  # design id → submodule name, for weights and feature maps
-    gm.tap_ids = taps
+    _label(gm, lowered.names, taps)
     return gm
+
+
+def _label(gm: fx.GraphModule, node_names: dict[str, str], tap_ids: tuple) -> None:
+    """What a compiled design carries besides its graph: ``node_names`` (design id → submodule
+    name, for weights and feature maps) and ``tap_ids`` (the nodes whose activations it returns)."""
+    # plain attributes, not submodules or tensors (setattr: nn.Module's own __setattr__ types them so)
+    setattr(gm, "node_names", node_names)
+    setattr(gm, "tap_ids", tap_ids)
 
 
 def with_taps(gm: fx.GraphModule, node_ids) -> fx.GraphModule:
@@ -122,18 +132,16 @@ def with_taps(gm: fx.GraphModule, node_ids) -> fx.GraphModule:
     (design ids): ``(output, {node_id: activation})``. It shares ``gm``'s submodules, so its
     parameters *are* ``gm``'s (training one trains the other); no second forward pass is run.
     Only nodes that ``gm`` computes can be tapped (compile with ``taps`` to keep a dead end)."""
-    names: dict[str, str] = gm.node_names
+    names: dict[str, str] = getattr(gm, "node_names")
     old_taps = tuple(getattr(gm, "tap_ids", ()))
     wanted = tuple(dict.fromkeys(old_taps + tuple(node_ids)))
     graph = fx.Graph()
     value_map: dict[fx.Node, fx.Node] = {}
-    output = graph.graph_copy(gm.graph, value_map)
+    output: Any = graph.graph_copy(gm.graph, value_map)
     by_name: dict[str, fx.Node] = {}
     for old, new in value_map.items():
-        if old.op == "call_module":
-            by_name[old.target] = new
-        elif old.op == "placeholder":
-            by_name[old.target] = new
+        if old.op in ("call_module", "placeholder"):
+            by_name[cast(str, old.target)] = new
     missing = [t for t in wanted if names.get(t) not in by_name]
     if missing:
         raise CompileError(f"cannot tap {', '.join(missing)}: not computed by this module "
@@ -142,8 +150,7 @@ def with_taps(gm: fx.GraphModule, node_ids) -> fx.GraphModule:
         output = output[0]
     graph.output((output, {t: _value_before_overwrite(gm, graph, by_name[names[t]]) for t in wanted}))
     tapped = fx.GraphModule(gm, graph, type(gm).__name__)
-    tapped.node_names = dict(names)
-    tapped.tap_ids = wanted
+    _label(tapped, dict(names), wanted)
     tapped.train(gm.training)
     return tapped
 
@@ -151,7 +158,7 @@ def with_taps(gm: fx.GraphModule, node_ids) -> fx.GraphModule:
 def _value_before_overwrite(gm: fx.GraphModule, graph: fx.Graph, value: fx.Node) -> fx.Node:
     """``value``, or a copy of it taken before an in-place ReLU/Add after it overwrites it."""
     overwritten = any(u.op == "call_module" and u.args and u.args[0] is value
-                      and getattr(gm.get_submodule(u.target), "inplace", False) for u in value.users)
+                      and getattr(gm.get_submodule(cast(str, u.target)), "inplace", False) for u in value.users)
     if not overwritten:
         return value
     with graph.inserting_after(value):
@@ -183,8 +190,7 @@ def optimize(model: nn.Module, backend: str = "inductor", **options) -> nn.Modul
     """Opt-in ``torch.compile`` of a compiled design (first call is slow: it generates code).
     The result wraps ``model`` and shares its parameters; ``model.node_names`` stays readable
     on the original. ``backend="eager"`` checks the graph capture without code generation."""
-    compiled = torch.compile(model, backend=backend, **options)
-    return compiled
+    return cast(nn.Module, torch.compile(model, backend=backend, **options))
 
 
 def count_parameters(module: nn.Module) -> tuple[int, int]:

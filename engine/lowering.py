@@ -106,6 +106,7 @@ def lower(design: Design, report: Report | None = None, keep=(), error: type[Com
 
 def lower_block(spec: BlockSpec, params: dict, in_shapes: list, resolve) -> Lowered:
     """A composite block's inside for these parameters and input shapes."""
+    assert spec.expand is not None, f"{spec.key} is not a composite block"
     return lower_subgraph(spec.expand(params, in_shapes), in_shapes, resolve)
 
 

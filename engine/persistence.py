@@ -25,6 +25,7 @@ from pathlib import Path
 from .collector import collector_paused
 from .errors import DesignError, DesignFileError, EngineError
 from .graph import MAX_TEXT, CompositeDefinition, Design, LintError
+from .param_values import plain_value
 
 FORMAT = "network-designer"
 VERSION = 1
@@ -50,7 +51,7 @@ def to_dict(design: Design) -> dict:
 
 def _node_dict(n) -> dict:
     # A plain dict (the node's params are a read-only mapping), lists copied: a caller may edit it.
-    params = {k: list(v) if type(v) is list else v for k, v in n.params.items()}
+    params = {k: plain_value(v) for k, v in n.params.items()}
     d = {"id": n.id, "block": n.block, "params": params, "pos": [round(n.pos[0], 1), round(n.pos[1], 1)]}
     if n.label:
         d["label"] = n.label
@@ -69,7 +70,12 @@ def _edge_dict(e) -> dict:
 
 
 def dumps(design: Design) -> str:
-    return json.dumps(to_dict(design), indent=2, ensure_ascii=False) + "\n"
+    return dumps_dict(to_dict(design))
+
+
+def dumps_dict(data: dict) -> str:
+    """The file's text for :func:`to_dict`'s data (which may be encoded in another thread)."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
 def save(design: Design, path: str | os.PathLike) -> None:
@@ -248,7 +254,9 @@ def _from_dict(data) -> Design:
     _read_composites(design, _list(data, "composites"))
     _fill(design, data, "")
     try:
-        design.lint()  # a file that loads is consistent (the checks above should make this moot)
+        # A file that loads is consistent (the checks above should make this moot). _fill has
+        # checked each design in it for cycles, naming the file's place: once is enough.
+        design.lint(acyclic_checked=True)
     except LintError as e:
         raise DesignFileError(f"the design is inconsistent: {e}") from None
     return design
@@ -274,7 +282,7 @@ def _read_composites(design: Design, entries: list) -> None:
                                   "a key names one block — rename one of them", f"{where}.key")
         seen[key] = i
         nodes = _list(comp, "nodes", where)
-        uses[key] = {raw.get("block") for raw in nodes
+        uses[key] = {raw["block"] for raw in nodes
                      if isinstance(raw, dict) and isinstance(raw.get("block"), str) and raw["block"].startswith("user:")}
     for key, used in uses.items():
         unknown = sorted(u for u in used if u not in uses and u != key)
@@ -326,7 +334,7 @@ def _dependency_order(uses: dict[str, set[str]], position: dict[str, int]) -> li
             if waiting[user] == 0:
                 order.append(user)
     if len(order) < len(uses):
-        stuck = sorted((k for k in uses if waiting[k] > 0), key=position.get)
+        stuck = sorted((k for k in uses if waiting[k] > 0), key=position.__getitem__)
         first = stuck[0]
         if first in uses[first]:
             raise DesignFileError(f"the block {first!r} contains itself", f"composites[{position[first]}].nodes")
@@ -361,10 +369,13 @@ def _fill(design: Design, data: dict, where: str) -> None:
         _expect(frozen, bool, f"{loc}.frozen", "true or false")
         if node_id in design.nodes:
             raise DesignFileError(f"duplicate node id {node_id!r}", f"{loc}.id")
-        try:
-            _check_params(design, block, params, f"{loc}.params")
+        try:  # add_node checks every parameter; only a refusal is checked again, to name the one at fault
             design.add_node(block, params, pos, node_id=node_id, label=label, frozen=frozen)
         except DesignError as e:
+            try:
+                _check_params(design, block, params, f"{loc}.params")
+            except DesignError:  # an unknown block: said below
+                pass
             raise DesignFileError(str(e), loc) from None
     for i, raw in enumerate(_list(data, "edges", where)):
         loc = _at(where, f"edges[{i}]")

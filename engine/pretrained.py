@@ -16,14 +16,20 @@ still load.
 ``strict=True`` (exact architecture) refuses any unmatched or differently shaped tensor;
 ``strict=False`` (transfer learning: another class count, another stem) loads what fits and
 reports the rest in the returned :class:`LoadResult`.
+
+:func:`hub_checkpoint` finds torchvision's pretrained file for a model where torchvision itself
+would have downloaded it (``torch.hub.get_dir()/checkpoints``, named as in the model's weights
+enum); this module never downloads, so when the file is not there the error says where it
+looked and how to get it.
 """
 from __future__ import annotations
 
 import os
 import pickle
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import torch
 from torch import nn
@@ -65,6 +71,7 @@ def read_state_dict(source) -> dict[str, torch.Tensor]:
         return dict(source.state_dict())
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
+        data: Any
         if path.suffix == ".safetensors":
             data = _read_safetensors(path)
         else:
@@ -104,9 +111,34 @@ def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
         raise WeightsError(f"cannot read weights from {path.name}: {reason}") from None
 
 
+def torchvision_weights_url(name: str) -> str:
+    """The URL of the default pretrained weights of torchvision model ``name``."""
+    import torchvision
+    try:
+        weights = torchvision.models.get_model_weights(name)
+    except (ValueError, KeyError) as e:
+        raise WeightsError(f"torchvision has no pretrained weights for {name!r}: {e}") from None
+    return str(weights.DEFAULT.url)
+
+
+def hub_checkpoint(name: str) -> Path:
+    """torchvision's default pretrained weights for ``name`` in the local torch hub cache.
+    Raises :class:`WeightsError` saying where it looked and how to get the file."""
+    url = torchvision_weights_url(name)
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    path = folder / Path(urllib.parse.urlparse(url).path).name
+    if not path.is_file():
+        raise WeightsError(
+            f"no pretrained weights for {name} in the torch hub cache: {path} does not exist. Download "
+            f"{url} into {folder} (torchvision.models.get_model({name!r}, weights='DEFAULT') does so on a "
+            "machine with network access; set TORCH_HOME to use another cache), or give the path of the file.")
+    return path
+
+
 def _chain_after(design: Design, start: str) -> list[str]:
     """The single-successor chain of node ids after ``start`` (stops at a fork or a merge)."""
-    out, node = [], start
+    out: list[str] = []
+    node = start
     while True:
         nxt = design.outgoing(node)
         if len(nxt) != 1 or len(design.incoming(nxt[0].dst)) != 1:
@@ -182,5 +214,5 @@ def load_torchvision_state_dict(model: nn.Module, design: Design, state_dict, st
     return result
 
 
-__all__ = ["load_torchvision_state_dict", "read_state_dict", "torchvision_key_map", "sequential_aliases",
+__all__ = ["hub_checkpoint", "torchvision_weights_url", "load_torchvision_state_dict", "read_state_dict", "torchvision_key_map", "sequential_aliases",
            "LoadResult", "WeightsError"]

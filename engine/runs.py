@@ -13,20 +13,26 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from .blocks.lazy import LazyModule
 from .graph import Design
 from .persistence import atomic_write_text, from_dict, to_dict
 from .training import events as ev
 
-np = LazyModule("numpy")  # imported with the first curve point: the app's first window needs none
+if TYPE_CHECKING:  # numpy's types for mypy; at run time numpy is imported with the first point
+    import numpy
+    from numpy.typing import NDArray
+
+np: Any = LazyModule("numpy")  # imported with the first curve point: the app's first window needs none
 
 
 class Series:
     """A growing (x, y) curve; appends are amortised O(1) and reads are numpy views."""
 
-    def __init__(self, points=()):
-        self._data = np.empty((max(64, len(points)), 2), dtype=np.float64)
+    def __init__(self, points: Iterable[Sequence[float]] = ()):
+        points = list(points)
+        self._data: NDArray[numpy.float64] = np.empty((max(64, len(points)), 2), dtype=np.float64)
         self._n = 0
         for x, y in points:
             self.append(x, y)
@@ -41,15 +47,18 @@ class Series:
         return self._n
 
     @property
-    def x(self) -> np.ndarray:
+    def x(self) -> NDArray[numpy.float64]:
         return self._data[:self._n, 0]
 
     @property
-    def y(self) -> np.ndarray:
+    def y(self) -> NDArray[numpy.float64]:
         return self._data[:self._n, 1]
 
     def last(self) -> tuple[float, float] | None:
-        return tuple(self._data[self._n - 1]) if self._n else None
+        if not self._n:
+            return None
+        x, y = self._data[self._n - 1]
+        return float(x), float(y)
 
     def to_list(self) -> list[list[float]]:
         return self._data[:self._n].tolist()
@@ -67,6 +76,7 @@ class RunRecord:
     checkpoints_dir: str = ""
     curves: dict[str, Series] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)  # final metrics (best val accuracy, test accuracy, ...)
+    folder: str = ""  # the run folder (set where the record was made or read; not saved in run.json)
 
     @property
     def title(self) -> str:
@@ -77,11 +87,11 @@ class RunRecord:
             self.curves[name] = Series()
         return self.curves[name]
 
-    def add_point(self, name: str, x: float, y: float) -> None:
+    def add_point(self, name: str, x: float, y: float | None) -> None:
         if y is not None and np.isfinite(y):
             self.series(name).append(float(x), float(y))
 
-    def apply(self, event) -> None:
+    def apply(self, event: object) -> None:
         """Learn from one trainer event: batch points (x = epoch + fraction done), epoch points,
         the best validation accuracy, the device, an error's message and the final summary.
         Other events (feature maps, warnings, pauses) change nothing here."""
@@ -129,7 +139,7 @@ class RunRecord:
 class RunHistory:
     """Runs in the order they started. With ``root`` each run is also saved under ``root/<id>``."""
 
-    def __init__(self, root: str | Path | None = None):
+    def __init__(self, root: str | Path | None = None) -> None:
         self.root = Path(root) if root else None
         self.runs: list[RunRecord] = []
         self._counter = 0
@@ -139,6 +149,7 @@ class RunHistory:
         run_id = time.strftime("%Y%m%d-%H%M%S") + f"-{self._counter}"
         record = RunRecord(run_id, design, dict(config), name=name or f"run {len(self.runs) + 1}")
         if self.root:
+            record.folder = str(self.root / run_id)
             record.checkpoints_dir = str(self.root / run_id / "checkpoints")
         self.runs.append(record)
         return record
@@ -153,12 +164,17 @@ class RunHistory:
         self.runs = [r for r in self.runs if r.run_id != run_id]
 
     def save(self, record: RunRecord) -> Path | None:
+        return self.write(record.run_id, record.to_dict())
+
+    def write(self, run_id: str, data: dict) -> Path | None:
+        """Write a record's :meth:`RunRecord.to_dict` (taken where the record is changed, so that
+        the JSON encoding of a long run's curves can happen in another thread)."""
         if not self.root:
             return None
-        folder = self.root / record.run_id
+        folder = self.root / run_id
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "run.json"
-        atomic_write_text(path, json.dumps(record.to_dict(), default=_plain))
+        atomic_write_text(path, json.dumps(data, default=_plain))
         return path
 
     def load_all(self) -> list[RunRecord]:
@@ -177,7 +193,7 @@ class RunHistory:
         return loaded
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, np.ndarray):

@@ -265,7 +265,7 @@ def check_safetensors_file(path) -> SafetensorsHeader:
         tensors.append(TensorEntry(name, dtype, tuple(shape), begin, end))
 
     # safetensors reads the ranges in offset order and needs each to start where the last ended.
-    position, previous = 0, None
+    position, previous = 0, ""  # the tensor whose bytes end at ``position``
     for t in sorted(tensors, key=lambda t: (t.begin, t.end)):
         if t.begin < position:
             fail(f"bytes {t.begin:,}–{t.end:,} overlap those of tensor {_tensor_label(previous)} "

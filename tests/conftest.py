@@ -1,9 +1,19 @@
+import atexit
 import os
+import shutil
+import tempfile
 
 import pytest
 
 # Qt without a display (CI has none); must be set before any Qt import.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Runs the tests start without naming a folder go to a temporary one, not to runs/ of the clone.
+# Removed when the session ends: each suite writes tens of MB of runs there, and leaving them
+# filled the disk of a machine that runs the suite many times a day.
+if "ND_RUNS_DIR" not in os.environ:
+    _runs_dir = tempfile.mkdtemp(prefix="nd-test-runs-")
+    os.environ["ND_RUNS_DIR"] = _runs_dir
+    atexit.register(shutil.rmtree, _runs_dir, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,6 +3,10 @@
 Items hold only what they display (texts set by the scene from the design and the engine's
 report); they never change the design themselves: the scene turns gestures into document calls.
 
+Every item is a QGraphicsRectItem whose rectangle is its bounds, drawn by its own ``paint``:
+Qt reads the bounds natively (the scene's index, each repaint, an undo putting 1,400 items back)
+instead of calling a Python ``boundingRect`` per item, port and edge each time.
+
 A node lays its text out once, when its text changes (width, elided rows as plain
 ``QStaticText``), and its picture is cached in device coordinates, so a repaint after an edit
 redraws only the nodes whose words changed.
@@ -12,13 +16,23 @@ from __future__ import annotations
 from functools import lru_cache
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPainterPathStroker, QPen, QStaticText
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem, QStyleOptionGraphicsItem
+from PySide6.QtGui import (
+    QColor,
+    QCursor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+    QStaticText,
+)
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsRectItem, QStyleOptionGraphicsItem
 
 from engine.layout.node_style import COMPACT, FULL, min_width, node_size
 
 from ..theme import CATEGORY_COLORS, LIGHT
-from .layout import edge_path
+from .layout import edge_path_and_middle
 
 __all__ = ["NodeItem", "EdgeItem", "PortItem", "node_size", "FULL", "COMPACT"]
 
@@ -55,13 +69,35 @@ _PLAIN = Qt.TextFormat.PlainText
 _AGGRESSIVE = QStaticText.PerformanceHint.AggressiveCaching
 _ELIDE = Qt.TextElideMode.ElideRight
 _ANTIALIAS = QPainter.RenderHint.Antialiasing
-_MOVED = QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged
 _CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache  # redraw a node only when its picture changes
-_NODE_FLAGS = (QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
-               | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+_NO_CONTENTS = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+_NO_PEN = QPen(Qt.PenStyle.NoPen)  # the rectangle item's bounds are its rectangle, exactly
+# No itemChange override and no ItemSendsGeometryChanges: Qt called a Python itemChange ten times
+# per node made (flags, z, ports, scene, position) and twice per node selected, added or removed;
+# whoever moves a node calls NodeItem.moved() (the scene: a document move, a drag).
+_NODE_FLAGS = QGraphicsItem.GraphicsItemFlag.ItemIsMovable | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
 
 
+@lru_cache(maxsize=1)
+def _port_cursor() -> QCursor:
+    return QCursor(Qt.CursorShape.CrossCursor)  # one cursor for every port (made once an app exists)
+
+
+@lru_cache(maxsize=8192)
+def advance(role: str, text: str) -> float:
+    """The width of ``text`` in ``role``'s font. Cached: a big design repeats its texts (every
+    "ReLU", every "conv 3×3, 64"), and measuring was a third of drawing a node."""
+    return metrics(role).horizontalAdvance(text)
+
+
+@lru_cache(maxsize=8192)
+def _elided(role: str, text: str, width: float) -> str:
+    return metrics(role).elidedText(text, _ELIDE, width)
+
+
+@lru_cache(maxsize=8192)
 def _static(text: str) -> QStaticText:
+    """A prepared plain text, shared by every item showing the same words (drawn, never changed)."""
     st = QStaticText(text)
     st.setTextFormat(_PLAIN)  # a name like "a<b>c" is a name, not markup
     st.setPerformanceHint(_AGGRESSIVE)
@@ -95,28 +131,27 @@ def _theme(item: QGraphicsItem):
     return getattr(scene, "theme", LIGHT)
 
 
-class PortItem(QGraphicsItem):
+class PortItem(QGraphicsRectItem):
     """A connection point. ``state`` is "normal", "ok" (a valid drop target while dragging an
     edge) or "disabled" (incompatible or occupied while dragging)."""
 
-    def __init__(self, node: "NodeItem", name: str, is_output: bool, x: float):
-        super().__init__(node)
+    def __init__(self, node: "NodeItem", name: str, is_output: bool):
+        super().__init__(self._RECT, node)  # placed by the node (NodeItem._place_ports)
+        self.setPen(_NO_PEN)
         self.node, self.name, self.is_output = node, name, is_output
         self.state = "normal"
         # A normal port is part of its node's cached picture; the item paints only when a drag
         # makes it a target (or not), which keeps a repaint from drawing every port again.
-        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
-        self.setPos(x, node.height if is_output else 0.0)
-        self.setAcceptHoverEvents(True)
-        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setFlag(_NO_CONTENTS, True)
+        self.setCursor(_port_cursor())
         self.setZValue(2)
-        direction = "output" if is_output else f"input '{name}'"
-        self.setToolTip(f"{direction} — drag to an {'input' if is_output else 'output'} to connect")
+
+    def tooltip(self) -> str:
+        """Composed when asked (DesignScene.helpEvent): one less string per port to build."""
+        direction = "output" if self.is_output else f"input '{self.name}'"
+        return f"{direction} — drag to an {'input' if self.is_output else 'output'} to connect"
 
     _RECT = QRectF(-PORT_RADIUS - 3, -PORT_RADIUS - 3, 2 * PORT_RADIUS + 6, 2 * PORT_RADIUS + 6)
-
-    def boundingRect(self) -> QRectF:
-        return self._RECT
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
@@ -126,7 +161,7 @@ class PortItem(QGraphicsItem):
     def set_state(self, state: str) -> None:
         if state != self.state:
             self.state = state
-            self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, state == "normal")
+            self.setFlag(_NO_CONTENTS, state == "normal")
             self.update()
 
     def paint(self, painter: QPainter, option, widget=None):
@@ -151,10 +186,9 @@ class _Row:
     def __init__(self, role: str, y: float, height: float, full: str, width: float, x: float):
         self.key = (role, y, height, full, width, x)
         self.role, self.full = role, full
-        m = metrics(role)
-        self.shown = m.elidedText(full, _ELIDE, width)
+        self.shown = _elided(role, full, width)
         self.static = _static(self.shown)
-        self.pos = QPointF(x, y + (height - m.height()) / 2)
+        self.pos = QPointF(x, y + (height - metrics(role).height()) / 2)
 
 
 @lru_cache(maxsize=8)
@@ -163,7 +197,23 @@ def _pens(theme):
     return {name: QColor(getattr(theme, name)) for name in theme.__dataclass_fields__ if name != "name"}
 
 
-class NodeItem(QGraphicsObject):
+# A node's outline and colour strip depend only on its body's place and size, which most nodes
+# share: made once per size, not per node painted (the strip's intersection was a tenth of it).
+@lru_cache(maxsize=1024)
+def _outline_for(left: float, width: float, height: float) -> QPainterPath:
+    path = QPainterPath()
+    path.addRoundedRect(QRectF(left, 0, width, height), 8, 8)
+    return path
+
+
+@lru_cache(maxsize=1024)
+def _strip_for(left: float, width: float, height: float) -> QPainterPath:
+    strip = QPainterPath()
+    strip.addRect(QRectF(left, 0, STRIP, height))
+    return _outline_for(left, width, height).intersected(strip)
+
+
+class NodeItem(QGraphicsRectItem):
     """A block on the canvas. Full style, top to bottom: the layer's name (largest), its type and
     key parameters, its output shape and parameter count — or, when it is broken, the first line
     of its error. Compact style: the name and the output shape (or the error)."""
@@ -171,6 +221,7 @@ class NodeItem(QGraphicsObject):
     def __init__(self, node_id: str, category: str, input_ports: list[str], has_output: bool, style: str = FULL,
                  **content):
         super().__init__()
+        self.setPen(_NO_PEN)
         self.node_id = node_id
         self.category = category
         self.style = style
@@ -188,17 +239,16 @@ class NodeItem(QGraphicsObject):
         self.rows: list[_Row] = []
         self._overview: dict[str, QStaticText] = {}
         self.edges: list["EdgeItem"] = []
-        self.inputs: dict[str, PortItem] = {}
-        self.output: PortItem | None = None
+        self.geometry_serial = 0  # counts moves and resizes: an edge put back knows if its ends moved
         for name, value in content.items():  # texts given now are laid out once, below
             setattr(self, name, value)
-        self._layout_text(force_geometry=True)
         self.setFlags(_NODE_FLAGS)
         self.setCacheMode(_CACHE)
         self.setZValue(1)
-        self.inputs = {name: PortItem(self, name, False, 0.0) for name in input_ports}
-        self.output = PortItem(self, "out", True, self.box_width / 2) if has_output else None
-        self._place_ports()
+        # The ports first, so the text's layout places them (once) with the node's final width.
+        self.inputs: dict[str, PortItem] = {name: PortItem(self, name, False) for name in input_ports}
+        self.output: PortItem | None = PortItem(self, "out", True) if has_output else None
+        self._layout_text(force_geometry=True)
 
     def ports(self) -> list[PortItem]:
         return [*self.inputs.values(), *([self.output] if self.output else [])]
@@ -208,27 +258,26 @@ class NodeItem(QGraphicsObject):
         """The drawn node, centred in its box."""
         return QRectF((self.box_width - self.width) / 2, 0, self.width, self.height)
 
-    def boundingRect(self) -> QRectF:
-        return self._bounds
-
     def _update_bounds(self) -> None:
         body = self.body_rect()
-        self._bounds = body.adjusted(-4, -BADGE_RADIUS - 2, BADGE_RADIUS + 2, PORT_RADIUS + 4)
-        self._outline = QPainterPath()
-        self._outline.addRoundedRect(body, 8, 8)
-        self._strip = None  # made when first painted
+        self.setRect(body.adjusted(-4, -BADGE_RADIUS - 2, BADGE_RADIUS + 2, PORT_RADIUS + 4))  # boundingRect()
+        self._outline = self._strip = None  # made when first painted (most nodes of a big design never are)
+
+    def _outline_path(self) -> QPainterPath:
+        if self._outline is None:
+            self._outline = _outline_for(self.body_rect().left(), self.width, self.height)
+        return self._outline
 
     def _strip_path(self) -> QPainterPath:
         if self._strip is None:
-            strip = QPainterPath()
-            strip.addRect(QRectF(self.body_rect().left(), 0, STRIP, self.height))
-            self._strip = self._outline.intersected(strip)
+            self._strip = _strip_for(self.body_rect().left(), self.width, self.height)
         return self._strip
 
     def shape(self) -> QPainterPath:
-        return self._outline
+        return self._outline_path()
 
     def _place_ports(self) -> None:
+        self.geometry_serial += 1
         self._update_bounds()
         body, n = self.body_rect(), len(self.inputs)
         for i, port in enumerate(self.inputs.values()):
@@ -278,13 +327,15 @@ class NodeItem(QGraphicsObject):
         """Measure once per change: the width the text needs (within the style's bounds) and
         each row elided to it. Painting then only draws these."""
         last = self.error or (self.info if self.style == FULL else self.shape_text)
-        need = max(metrics("compact_name" if self.style == COMPACT else "name").horizontalAdvance(self.title),
-                   metrics("body").horizontalAdvance(last),
-                   metrics("body").horizontalAdvance(self.detail) if self.style == FULL else 0.0)
+        need = max(advance("compact_name" if self.style == COMPACT else "name", self.title),
+                   advance("body", last), advance("body", self.detail) if self.style == FULL else 0.0)
         width = max(min_width(self.style), min(self.box_width, float(int(need + PAD_LEFT + PAD_RIGHT + 0.999))))
         rows = self._row_texts(width - PAD_LEFT - PAD_RIGHT)
         height = node_size(self.style)[1] + (ERROR_ROW if len(rows) > 3 else 0.0)
         if width != self.width or height != self.height or force_geometry:
+            scene = self.scene()
+            if hasattr(scene, "geometry_changed"):
+                scene.geometry_changed()
             self.prepareGeometryChange()
             self.width, self.height = width, height
             self._place_ports()
@@ -302,11 +353,18 @@ class NodeItem(QGraphicsObject):
     def full_texts(self) -> list[str]:
         return [row.full for row in self.rows]
 
-    def itemChange(self, change, value):
-        if change == _MOVED:
+    def moved(self) -> None:
+        """The node was moved (setPos): its edges follow and the scene's outline is measured again."""
+        self.geometry_serial += 1
+        scene = self.scene()
+        if hasattr(scene, "geometry_changed"):
+            scene.geometry_changed()
+        deferred = getattr(scene, "deferred_edges", None)
+        if deferred is not None:  # many nodes move at once: each edge is routed once, at the end
+            deferred.update(self.edges)
+        else:
             for edge in self.edges:
                 edge.update_path()
-        return value  # what QGraphicsItem.itemChange returns
 
     # -- painting --------------------------------------------------------------------------------
     def paint(self, painter: QPainter, option, widget=None):
@@ -322,7 +380,7 @@ class NodeItem(QGraphicsObject):
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(colors["node_fill"])
-        painter.drawPath(self._outline)
+        painter.drawPath(self._outline_path())
         painter.fillPath(self._strip_path(), accent)
         if self.composite:  # a double edge says "there is more inside: open it"
             painter.setPen(QPen(accent, 1.2))
@@ -378,26 +436,38 @@ class NodeItem(QGraphicsObject):
                                 2 * BADGE_RADIUS), Qt.AlignmentFlag.AlignCenter, "!")
 
 
-class EdgeItem(QGraphicsPathItem):
+class EdgeItem(QGraphicsRectItem):
     """An edge drawn as a vertical S-curve with the carried tensor shape as a label. A broken
     edge (its shape does not fit the block it enters) is red; an edge whose shape is unknown
     (an error upstream) is dashed with a "?"."""
 
-    def __init__(self, edge, src: NodeItem, dst: NodeItem):
+    def __init__(self, edge, src: NodeItem, dst: NodeItem, label: str = "", problem: bool = False,
+                 broken: bool = False):
         super().__init__()
+        self.setPen(_NO_PEN)
         self.edge, self.src, self.dst = edge, src, dst
-        self.label = ""
-        self.problem = False  # the shape is unknown
-        self.broken = False  # the shape does not fit the target
+        self._path = QPainterPath()
+        # A label given now is placed with the first route (set_label after would place it again).
+        self.label = label
+        self.problem = problem  # the shape is unknown
+        self.broken = broken  # the shape does not fit the target
         self._label_rect = QRectF()
-        self._bounds = QRectF()
-        self._label_static = _static("")
+        self._label_static = _static(label)
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setCacheMode(_CACHE)
         self.setZValue(0)
-        src.edges.append(self)
-        dst.edges.append(self)
-        self.update_path()
+        self._ends: tuple | None = None  # the ports' scene positions the path was made for
+        self._routed_for: tuple | None = None  # the two nodes' geometry_serial then
+        self._middle = QPointF()  # halfway along the path: the label's centre
+        self._shape: QPainterPath | None = None  # the hit area, made when first asked for
+        self.attach()
+
+    def attach(self) -> None:
+        """Join the two node items (again, when undo puts a deleted edge back)."""
+        self.src.edges.append(self)
+        self.dst.edges.append(self)
+        if self._routed_for != (self.src.geometry_serial, self.dst.geometry_serial):
+            self.update_path()  # an end moved or resized since (undo puts most edges back unmoved)
 
     def detach(self) -> None:
         for node in (self.src, self.dst):
@@ -411,9 +481,16 @@ class EdgeItem(QGraphicsPathItem):
         return start, end
 
     def update_path(self) -> None:
+        self._routed_for = (self.src.geometry_serial, self.dst.geometry_serial)
         start, end = self.endpoints()
+        ends = (start.x(), start.y(), end.x(), end.y())
+        if ends == self._ends:
+            return  # neither end moved (both ends of a deferred edge, an edge put back by undo)
+        self._ends = ends
+        self._shape = None
         self.prepareGeometryChange()
-        self.setPath(edge_path(start, end))  # the layout's route: an S-curve down, a lane up
+        # The layout's route: an S-curve down, a lane up (in scene units: the item sits at the origin).
+        self._path, self._middle = edge_path_and_middle(start, end)
         self._place_label()
 
     def set_label(self, text: str, problem: bool, broken: bool = False) -> None:
@@ -422,6 +499,7 @@ class EdgeItem(QGraphicsPathItem):
             if text != self.label:
                 self._label_static = _static(text)
             self.label, self.problem, self.broken = text, problem, broken
+            self._shape = None
             self._place_label()
             self.update()
 
@@ -429,22 +507,24 @@ class EdgeItem(QGraphicsPathItem):
         if not self.label:
             self._label_rect = QRectF()
         else:
-            m = metrics("label")
-            mid = self.path().pointAtPercent(0.5)
-            w, h = m.horizontalAdvance(self.label) + 10, m.height() + 4
+            mid = self._middle
+            w, h = advance("label", self.label) + 10, metrics("label").height() + 4
             self._label_rect = QRectF(mid.x() - w / 2, mid.y() - h / 2, w, h)
-        self._bounds = super().boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect)
+        # The curve's control points bound it (a QGraphicsPathItem's boundingRect strokes the
+        # path through shape(), our hit area: a stroke per edge drawn, twice).
+        self.setRect(self._path.controlPointRect().adjusted(-4, -4, 4, 4).united(self._label_rect))
 
-    def boundingRect(self) -> QRectF:
-        return self._bounds
+    def path(self) -> QPainterPath:
+        return self._path
 
     def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(10)
-        path = stroker.createStroke(self.path())
-        if not self._label_rect.isNull():
-            path.addRect(self._label_rect)
-        return path
+        if self._shape is None:
+            stroker = QPainterPathStroker()
+            stroker.setWidth(10)
+            self._shape = stroker.createStroke(self._path)
+            if not self._label_rect.isNull():
+                self._shape.addRect(self._label_rect)
+        return self._shape
 
     def paint(self, painter: QPainter, option, widget=None):
         colors = _pens(_theme(self))
@@ -460,7 +540,7 @@ class EdgeItem(QGraphicsPathItem):
             pen.setStyle(Qt.PenStyle.DashLine)
         painter.setPen(pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
+        painter.drawPath(self._path)
         # Zoomed far out a shape label is an unreadable smudge over the names: left out.
         if self.label and QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) >= OVERVIEW_LOD:
             painter.setPen(QPen(color, 1.4 if self.broken else 1))

@@ -3,12 +3,16 @@ and an overview of the whole design in its corner (``minimap``)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QPoint, QPointF, QRectF, Qt
-from PySide6.QtGui import QPainter, QTransform
+from PySide6.QtGui import QPainter, QPixmapCache, QTransform
 from PySide6.QtWidgets import QGraphicsView
 
 from .minimap import Minimap
 
 MIN_ZOOM, MAX_ZOOM = 0.08, 3.0
+# Every node and edge keeps its picture in Qt's pixmap cache (DeviceCoordinateCache). Qt's
+# default 10 MB held a fraction of a big design's view (DenseNet's long concatenation edges cover
+# the viewport many times over): each repaint drew every item in Python again (25 ms, vs 6 ms).
+PIXMAP_CACHE_KB = 64 * 1024
 READABLE_ZOOM = 0.5  # fitting a huge design never shrinks text below this
 FIT_MARGIN = 40.0  # scene units around the design when it is fitted
 
@@ -16,6 +20,7 @@ FIT_MARGIN = 40.0  # scene units around the design when it is fitted
 class CanvasView(QGraphicsView):
     def __init__(self, scene, parent=None, minimap: bool = True):
         super().__init__(scene, parent)
+        QPixmapCache.setCacheLimit(max(QPixmapCache.cacheLimit(), PIXMAP_CACHE_KB))
         self.setRenderHints(QPainter.RenderHint.Antialiasing | QPainter.RenderHint.TextAntialiasing)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
@@ -59,13 +64,26 @@ class CanvasView(QGraphicsView):
         """The zoom :meth:`fit` chooses for the current design and viewport (nothing moves)."""
         return self._fit_plan(readable)[0]
 
+    def fitted_scene_rect(self, readable: bool = True) -> QRectF | None:
+        """The part of the scene :meth:`fit` would show (None for an empty scene): the scene
+        draws a big design's nodes there first."""
+        zoom, centre = self._fit_plan(readable)
+        if centre is None:
+            return None
+        room = self.maximumViewportSize()
+        width, height = max(room.width(), 1) / zoom, max(room.height(), 1) / zoom
+        return QRectF(centre.x() - width / 2, centre.y() - height / 2, width, height)
+
     def _fit_plan(self, readable: bool) -> tuple[float, QPointF | None]:
         """(zoom, scene point to centre on); the point is None for an empty scene."""
-        rect = self.scene().itemsBoundingRect()
+        scene = self.scene()
+        rect = scene.content_rect() if hasattr(scene, "content_rect") else scene.itemsBoundingRect()
         if rect.isNull():
             return 1.0, None
         rect = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
-        width, height = max(self.viewport().width(), 1), max(self.viewport().height(), 1)
+        # The whole design needs no scroll bars: measure without the ones the last zoom showed.
+        room = self.maximumViewportSize()
+        width, height = max(room.width(), 1), max(room.height(), 1)
         whole = min(width / rect.width(), height / rect.height(), 1.0)
         if not readable or whole >= READABLE_ZOOM:
             return max(MIN_ZOOM, whole), rect.center()
@@ -80,7 +98,13 @@ class CanvasView(QGraphicsView):
         (below 50 %) is shown as wide as fits, from its top, at a zoom where the text can be read;
         the overview in the corner shows the rest."""
         zoom, centre = self._fit_plan(readable)
+        # Scroll bars the last zoom needed would stay (Qt keeps both when either one's room
+        # depends on the other): off while zooming, then shown again only where needed.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setTransform(QTransform.fromScale(zoom, zoom))
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAsNeeded)
         self.centerOn(centre if centre is not None else QPointF(0, 0))
         if self.minimap is not None:
             self.minimap.rebuild()

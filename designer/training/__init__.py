@@ -32,6 +32,7 @@ def install(window, runs_root=None):
     except ImportError as exc:  # the designer must open even if the training engine is broken
         logging.getLogger(__name__).warning("training is unavailable: %s", exc)
         return None
+    panel.use_settings(window.settings)  # recent datasets are remembered with the window's settings
     panel_dock = window.add_dock(panel, "Training", Qt.DockWidgetArea.RightDockWidgetArea)
     if "Inspector" in window.docks:  # a tab beside the inspector, which stays in front
         window.tabifyDockWidget(window.docks["Inspector"], panel_dock)

@@ -9,43 +9,59 @@ lazy stand-ins, first used after that import.
 """
 from __future__ import annotations
 
-import tempfile
+import os
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QStandardPaths, Signal
 
-from engine.analysis import analyze
 from engine.blocks.lazy import LazyModule
 from engine.runs import RunHistory, RunRecord
 from engine.training import events as ev
+from engine.training.run_folders import default_runs_dir
 
 from . import inspection, torch_runtime
-from .background import BackgroundTask, LatestOnly
-from .dataset_preview import preview_of, with_preview
-from .worker import TrainingSession
+from .background import LatestOnly
+from .dataset_preview import fit_preview, preview_of, with_preview
+from .trained_model import TrainedModelActions
+from .worker import TrainingSession, collect_run_garbage, release_host_memory
 
 # These import torch: used only once torch_runtime has imported them off the UI thread.
 datasets = LazyModule("engine.data")
 probes = LazyModule("designer.training.probes")
 engine_adapter = LazyModule("designer.training.engine_adapter")
 
-_NOT_FITTED = object()  # _fitted_for of samples not yet shown for any input shape
+def app_runs_dir() -> Path:
+    """The command line's run folder (``$ND_RUNS_DIR``, else ``runs/`` here) when it can be
+    written; else (an app started from a folder it may not write, such as ``/``) the user's
+    application-data folder, which lasts, unlike the temporary folder used before."""
+    folder = default_runs_dir()
+    parent = folder.resolve().parent
+    if os.access(folder if folder.exists() else parent, os.W_OK):
+        return folder.resolve()
+    return Path(QStandardPaths.writableLocation(QStandardPaths.AppDataLocation)) / "runs"
+
+
+_NOT_FITTED = object()  # _samples_for before the samples are shown for any input shape
 MAX_TAPPED_NODES = 24  # feature maps sampled per run; the selected node always among them
 
 
-class TrainingController(QObject):
+class TrainingController(TrainedModelActions, QObject):
     run_finished = Signal(str)  # status
+    health_diagnostic = Signal(str, str)  # node id, message: a problem the run's health showed (Problems list)
+    health_reset = Signal()  # a new run: the previous run's health diagnostics no longer apply
+    load_progress = Signal(float, str)  # a download's progress, emitted by the loading thread
 
     def __init__(self, document, panel, views, history: RunHistory | None = None, runs_root=None, parent=None):
         super().__init__(parent)
         self.document, self.panel, self.views = document, panel, views
-        self.runs_root = Path(runs_root) if runs_root else Path(tempfile.gettempdir()) / "network-designer-runs"
+        self.runs_root = Path(runs_root) if runs_root else app_runs_dir()
         self.history = history or RunHistory(self.runs_root)
         self.session: TrainingSession | None = None
         self.record: RunRecord | None = None
-        self.bundle = self.raw_bundle = None
-        self._fitted_for = None
-        self._fitting = False  # the samples are being resized to the design's input in the background
+        self.bundle = self.raw_bundle = None  # the dataset as loaded (raw_bundle: the same; older name)
+        self._preview = None  # (bundle, DatasetPreview) of the loaded dataset
+        self._samples_for = _NOT_FITTED  # the input shape the views' samples were shown for
+        self._prepared = None  # (dataset, input shape, that dataset resized to it by a run)
         self.started = None  # RunStarted of the current run
         self.trained_state: dict | None = None  # weights of the last finished run (CPU tensors)
         self.trained_design = None
@@ -53,13 +69,12 @@ class TrainingController(QObject):
         self.initial_weights_path: str | None = None  # imported weights the next run starts from
         self._loading: str | None = None  # the dataset being loaded in the background
         self._start_when_loaded = False
-        self._previews: dict[int, tuple] = {}  # id(bundle) → (bundle, DatasetPreview), raw and fitted
         self._closed = False
-        self._tasks: list[BackgroundTask] = []  # background loads still running
-        self.jobs = LatestOnly(self)  # probes, evaluation, reading weights: off the UI thread
+        self.jobs = LatestOnly(self)  # dataset loads, probes, evaluation, reading weights: off the UI thread
         self._unsubscribe = document.design.subscribe(self._on_design_event)
 
         panel.dataset_chosen.connect(self.choose_dataset)
+        self.load_progress.connect(panel.show_load_progress)  # queued: emitted off the UI thread
         panel.config_changed.connect(self._update_schedule_preview)
         panel.start_clicked.connect(self.start)
         panel.pause_clicked.connect(self.toggle_pause)
@@ -69,11 +84,15 @@ class TrainingController(QObject):
         panel.export_clicked.connect(self.open_export_dialog)
         document.design_replaced.connect(self._forget_imported_weights)
         document.selection_changed.connect(self._on_selection_changed)
-        document.report_changed.connect(lambda _r: self.recheck())
+        document.report_changed.connect(self.recheck)
         fm = views.feature_maps
         fm.shift_changed.connect(lambda _dy, _dx: self.update_equivariance())
+        fm.shift_shown.connect(self._on_shift_shown)
+        self._equivariance_stale = True  # the probe's inputs changed while its page was not shown
         fm.sample_changed.connect(self._on_sample_changed)
         views.runs.selection_changed.connect(self._on_runs_chosen)
+        views.explain.attach(self)  # explains the last trained run, or the one picked in Runs
+        views.runs.watch(self.history, self.jobs)  # lists the run folders, the command line's too
         self._update_schedule_preview()  # plain arithmetic: drawn at once
         self.choose_dataset(panel.dataset.currentData())  # waits for torch
         torch_runtime.when_ready(self._on_torch_ready, self._on_torch_failed)
@@ -96,12 +115,10 @@ class TrainingController(QObject):
     # -- data --------------------------------------------------------------------------------
     def choose_dataset(self, name: str) -> None:
         """Load in a background thread (a download or a big image folder must not freeze the
-        window); a later choice supersedes one still loading. The same choice while it is
-        loading starts nothing: torch's readiness arriving after a load began used to start a
-        second, concurrent load of the same dataset (and the two could hang each other)."""
-        if name == self._loading and any(getattr(t, "dataset_name", None) == name and t.is_running()
-                                         for t in self._tasks):
-            return
+        window). Loads go through the ``jobs`` runner one at a time: a choice made while one
+        loads waits (replacing any choice already waiting) and only the latest choice's result
+        is applied; choosing again what is loading starts nothing. (Two concurrent dataset
+        threads once hung each other in CI.)"""
         self._loading = name
         if not torch_runtime.is_ready():
             if torch_runtime.error():
@@ -110,110 +127,134 @@ class TrainingController(QObject):
                 self.panel.show_loading(name, waiting_for_torch=True)  # _on_torch_ready loads the latest choice
             return
         self.panel.show_loading(name)
-        task = BackgroundTask(lambda _progress: with_preview(datasets.load(name)), "dataset", self)
-        task.dataset_name = name
-        task.done.connect(lambda bundle, n=name, t=task: self._on_dataset_loaded(n, bundle, t))
-        task.failed.connect(lambda message, n=name, t=task: self._on_dataset_failed(n, message, t))
-        self._tasks.append(task)
-        task.start()
+        if self.jobs.running_tag("dataset") == name:
+            self.jobs.cancel_waiting("dataset")  # what is loading is what is wanted
+            return
+        self.jobs.submit("dataset", lambda _progress: with_preview(datasets.load(name, progress=self.load_progress.emit)),
+                         lambda loaded: self._on_dataset_loaded(name, loaded),
+                         lambda message: self._on_dataset_failed(name, message), tag=name)
 
     def dataset_loading(self) -> bool:
         return self._loading is not None
 
-    def _task_over(self, task: BackgroundTask) -> None:
-        if task in self._tasks:
-            self._tasks.remove(task)
-        task.deleteLater()
-
-    def _on_dataset_loaded(self, name: str, loaded, task) -> None:
-        self._task_over(task)
+    def _on_dataset_loaded(self, name: str, loaded) -> None:
         if name != self._loading:
             return  # superseded by a later choice
         self._loading = None
         self.panel.show_loading(None)
         bundle, preview = loaded
-        self.raw_bundle = self.bundle = bundle
-        self._remember_preview(bundle, preview)
         self.panel.show_error("")
-        self._fitted_for = _NOT_FITTED  # even a design without an input shape gets the samples shown
-        self.recheck()
+        self._use_bundle(bundle, preview)
         self._update_schedule_preview()
         if self._start_when_loaded:
             self._start_when_loaded = False
             self.start()
 
-    def _on_dataset_failed(self, name: str, message: str, task) -> None:
-        self._task_over(task)
+    def _on_dataset_failed(self, name: str, message: str) -> None:
         if name != self._loading:
             return
         self._loading = None
         self._start_when_loaded = False
         self.raw_bundle = self.bundle = None  # the old samples would not match the chosen name
+        self._preview = self._prepared = None
         self.panel.show_loading(None)
         self.panel.show_error(f"Cannot load {name}: {message}")
         if self.panel.start_button.isEnabled():
             self.panel.status.setText("Choose a dataset that loads.")
 
-    def _show_bundle(self) -> None:
+    def set_bundle(self, bundle) -> None:
+        """Use this dataset (loaded elsewhere: a benchmark, a test); its preview is sampled off
+        the UI thread."""
+        self._use_bundle(bundle, None)
+
+    def _use_bundle(self, bundle, preview) -> None:
+        self.raw_bundle = self.bundle = bundle
+        self._preview = (bundle, preview) if preview is not None else None
+        self._prepared = None
+        self._samples_for = _NOT_FITTED  # even a design without an input shape gets the samples shown
+        self.recheck()
+
+    def recheck(self, report=None) -> None:
+        """Re-check the data against the design (after every analysed edit). A size the
+        trainer's resize can fix is a warning: the run resizes the samples when it starts, in
+        its own thread; nothing here resizes the dataset (3×224×224 for an ImageNet design is
+        seconds and a gigabyte that nobody asked for until they train). Only the preview's few
+        samples are resized, for the views that feed them through the design."""
+        if self.bundle is None:
+            return
+        # The document's analysis of the design, not a second one (a second at 20,000 nodes).
+        report = report if report is not None else self.document.report
+        self.panel.show_problems(datasets.check(self.bundle, self.document.design, loss=self._loss(), report=report))
+        want = self.document.design.input_shape
+        want = tuple(want) if want else None
+        if want != self._samples_for:
+            self._show_samples(want)
+
+    def _show_samples(self, want) -> None:
         bundle = self.bundle
-        entry = self._previews.get(id(bundle))
-        if entry is None or entry[0] is not bundle:  # a bundle set from outside: sample it off-thread
+        if self._preview is None or self._preview[0] is not bundle:  # sample it off-thread first
             self.jobs.submit("preview", lambda _p: preview_of(bundle), lambda p: self._on_preview(bundle, p))
             return
-        preview = entry[1]
+        preview = self._preview[1]
+        self._samples_for = want
         self.panel.show_dataset(bundle, preview)
-        self.views.feature_maps.set_samples(preview.images, preview.labels, bundle.classes)
+        have = tuple(bundle.input_shape)
+        if want is None or len(want) != len(have) or want == have:
+            self._show_sample_images(preview)
+            return
+        self.jobs.submit("fit_samples", lambda _p: fit_preview(preview, want),
+                         lambda fitted: self._on_samples_fitted(bundle, want, fitted),
+                         lambda _message: self._on_samples_fitted(bundle, want, preview))
+
+    def _on_preview(self, bundle, preview) -> None:
+        if bundle is self.bundle:
+            self._preview = (bundle, preview)
+            self._samples_for = _NOT_FITTED
+            self.recheck()
+
+    def _on_samples_fitted(self, bundle, want, preview) -> None:
+        if bundle is self.bundle and want == self._samples_for:  # else a newer shape or dataset
+            self._show_sample_images(preview)
+
+    def _show_sample_images(self, preview) -> None:
+        self.views.feature_maps.set_samples(preview.images, preview.labels, self.bundle.classes)
         if len(preview.images):
             self.views.kernels.set_image(preview.images[0])
         self.update_equivariance()
 
-    def _on_preview(self, bundle, preview) -> None:
-        if bundle is self.bundle:
-            self._remember_preview(bundle, preview)
-            self._show_bundle()
+    def _dataset_for(self, input_shape):
+        """The dataset a run or an evaluation of a design with this input uses: a copy resized
+        to it by an earlier run, if there is one, else the loaded dataset (resized then, in the
+        background, by whoever needs it)."""
+        prepared = self._prepared
+        if prepared is not None and prepared[0] is self.bundle and input_shape and \
+                prepared[1] == tuple(input_shape):
+            return prepared[2]
+        return self.bundle
 
-    def _remember_preview(self, bundle, preview) -> None:
-        """Keep the previews of the raw and the fitted bundle only."""
-        kept = {key: entry for key, entry in self._previews.items()
-                if entry[0] is self.raw_bundle or entry[0] is self.bundle}
-        kept[id(bundle)] = (bundle, preview)
-        self._previews = kept
+    def describe_data(self, input_shape) -> dict | None:
+        """What a run of a design with this input would record as its data (``data.json``, for
+        exports): the loaded dataset as resized to that input. Without resizing it: the shape
+        and source say the new size, the per-channel statistics follow a channel change
+        (repeated for grey → colour, averaged for colour → grey, close to what the resized
+        samples give; a run's own data.json has the exact ones)."""
+        if self.bundle is None:
+            return None
+        bundle = self._dataset_for(input_shape)
+        described = bundle.describe()
+        have = tuple(bundle.input_shape)
+        if not input_shape or len(input_shape) != len(have) or tuple(input_shape) == have:
+            return described
+        want = [int(s) for s in input_shape]
+        return {**described, "input_shape": want, "mean": _per_channel(described["mean"], want[0]),
+                "std": _per_channel(described["std"], want[0]), "adapted_from": list(have),
+                "source": {**described.get("source", {}), "input_shape": want}}
 
-    def _fit_bundle_to_design(self) -> None:
-        """Resize the samples to the design's input when only the size differs (the trainer
-        does the same with ``resize``), so the preview shows what the network will see."""
-        want = self.document.design.input_shape
-        self._fitted_for = want
-        raw = self.bundle = self.raw_bundle
-        if raw is None or not want or len(want) != len(raw.input_shape) or tuple(want) == tuple(raw.input_shape):
-            self._fitting = False
-            self._show_bundle()
-            return
-        self._fitting = True  # until then the raw samples' mismatch is not worth showing
-        # Resizing a whole dataset (to 3×224×224 for an ImageNet template: about a gigabyte)
-        # takes seconds: do it off the UI thread; a newer shape replaces a pending resize.
-        self.jobs.submit("fit", lambda _p: with_preview(datasets.adapt(raw, want)),
-                         lambda fitted: self._on_fitted(raw, *fitted), lambda _message: self._on_fitted(raw, raw))
-
-    def _on_fitted(self, raw, fitted, preview=None) -> None:
-        # A result for a dataset that has since been replaced would show the wrong samples.
-        if fitted is not None and raw is self.raw_bundle:
-            self._fitting = False
-            self.bundle = fitted
-            if preview is not None:
-                self._remember_preview(fitted, preview)
-            self._show_bundle()
-            self.panel.show_problems(datasets.check(self.bundle, self.document.design, loss=self._loss()))
-
-    def recheck(self) -> None:
-        """Re-check the data against the design (after every analysed edit); when the design's
-        input shape changed, the samples are resized to it first."""
-        if getattr(self, "raw_bundle", None) is None:
-            return
-        if self.document.design.input_shape != self._fitted_for:
-            self._fit_bundle_to_design()
-        if not self._fitting:  # else the resize's end shows the check
-            self.panel.show_problems(datasets.check(self.bundle, self.document.design, loss=self._loss()))
+    def _keep_prepared(self, source, prepared) -> None:
+        """A run resized ``source`` to its design's input: keep that one copy for the next run
+        or evaluation at that size (replacing any other)."""
+        if prepared is not None and source is self.bundle and prepared is not source:
+            self._prepared = (source, tuple(prepared.input_shape), prepared)
 
     def _loss(self) -> str:
         """The loss the next run will train with (the data check refuses a single output with it)."""
@@ -225,7 +266,7 @@ class TrainingController(QObject):
     def apply_fix(self, code: str) -> None:
         """One-click fixes, through the document so each is one undo step."""
         design = self.document.design
-        if code in ("input_shape", "input_channels"):
+        if code in ("input_shape", "input_channels", "input_features"):
             inputs = design.input_nodes()
             if inputs:
                 self.document.set_params(inputs[0].id, {"shape": list(self.bundle.input_shape)})
@@ -257,7 +298,7 @@ class TrainingController(QObject):
             self.panel.show_error("No dataset is loaded: choose one that loads first.")
             return
         design = self.document.design
-        report = analyze(design)
+        report = self.document.report  # the document's analysis of this design
         if not report.valid:
             self.panel.show_error("The design has errors; fix them first:\n" + "\n".join(str(d) for d in report.errors[:3]))
             return
@@ -267,7 +308,13 @@ class TrainingController(QObject):
             config = config.replace(init_weights=self.initial_weights_path)
         # The panel's loaded dataset goes to the trainer as is: same split, same samples. The
         # trainer takes the run's one snapshot of the design; the record shares it (never edited).
-        trainer = engine_adapter.make_trainer(design, config, dataset=self.bundle)
+        dataset = self._dataset_for(design.input_shape)  # the trainer resizes it, if it must, in its thread
+        processes = self.panel.processes.value()
+        if processes > 1 and config.batch_size % processes:
+            self.panel.show_error(f"Batch size {config.batch_size} cannot be shared by {processes} processes: choose a "
+                                  f"multiple of {processes}.")
+            return
+        trainer = engine_adapter.make_trainer(design, config, dataset=dataset, processes=processes)
         record = self.history.new_run(trainer.design, config.to_dict())
         self.record = record
         run_dir = str(Path(record.checkpoints_dir).parent)
@@ -275,18 +322,28 @@ class TrainingController(QObject):
         fm = self.views.feature_maps
         if len(fm.samples):
             trainer.inspect(fm.samples[fm.sample_spin.value()])
-        self.session = TrainingSession(trainer, self)
+        # No Qt parent: the controller holds the latest session only, so an older one (already
+        # released: no thread, worker or trainer) is freed when the next run starts.
+        self.session = TrainingSession(trainer)
         self.session.run_dir = run_dir
-        self.session.event.connect(self._on_event)
+        self.session.source_dataset = dataset
+        self.session.trainer_event.connect(self._on_event)
         self.session.finished.connect(self._on_finished)
         self.views.feature_maps.clear_maps()
         self.views.feature_maps.prepare_confusion(self.bundle.num_classes)
         self.views.feature_maps.set_node_names({n: design.nodes[n].name for n in design.nodes})
+        self.views.health.reset({n: design.nodes[n].name for n in design.nodes})
+        self.views.mark_health(False)
+        self.health_reset.emit()
         self.views.runs.add_run(record)
         self.views.curves.set_runs(self.views.runs.chosen_runs(), record.run_id)
         self.panel.show_error("")
         self.panel.design_changed.hide()
-        self.panel.status.setText("Starting…")
+        want = design.input_shape
+        if want and tuple(want) != tuple(dataset.input_shape):
+            self.panel.status.setText(f"Starting: the samples are resized to {'×'.join(map(str, want))} first…")
+        else:
+            self.panel.status.setText("Starting…")
         self.panel.set_state("running")
         self.session.start()
 
@@ -304,12 +361,14 @@ class TrainingController(QObject):
             self.panel.set_state("running")
         else:
             self.session.pause()
+            self.panel.flush_progress()
             self.panel.set_state("paused")
             self.panel.status.setText(self.panel.status.text() + " — paused")
 
     def stop(self) -> None:
         if self.session is not None and self.session.is_running():
             self.session.stop()
+            self.panel.flush_progress()
             self.panel.set_state("stopping")
             self.panel.status.setText("Stopping after this batch…")
 
@@ -320,9 +379,9 @@ class TrainingController(QObject):
         self._start_when_loaded = False
         if self.session is not None:
             self.session.shutdown()
-        for task in list(self._tasks):  # a download cannot be interrupted: wait for it
-            task.wait()
-        self.jobs.wait_all()
+        self.views.explain.cancel()  # a long explanation stops at its next step, not after 30 s
+        self.views.runs.timer.stop()
+        self.jobs.wait_all()  # a download cannot be interrupted: wait for it
 
     def _on_event(self, event) -> None:
         self.record.apply(event)
@@ -347,7 +406,15 @@ class TrainingController(QObject):
         elif isinstance(event, ev.RunStarted):
             self.started = event
             self.panel.status.setText(f"Training on {event.device_note}; {event.trainable_params:,} trainable parameters")
+        elif isinstance(event, ev.Health):
+            self.views.health.add(event)
+        elif isinstance(event, ev.HealthDiagnostic):
+            self.panel.flush_progress()
+            self.panel.status.setText(f"⚠ {event.message}")
+            self.views.mark_health(True)
+            self.health_diagnostic.emit(event.node_id, event.message)
         elif isinstance(event, ev.Warning):
+            self.panel.flush_progress()
             self.panel.status.setText(f"⚠ {event.message}")
         elif isinstance(event, ev.Error):
             self.panel.show_error(event.message)
@@ -355,15 +422,28 @@ class TrainingController(QObject):
     def _on_finished(self, status: str, message: str, result) -> None:
         record = self.record
         record.finish(status, message)
+        self.panel.flush_progress()
+        self.views.curves.catch_up()
         if message:
             self.panel.show_error(message)
-        self.history.save(record)
+        self._save(record)
         self.panel.status.setText(f"Run {status}; reading its weights…")
         run_dir, design = self.session.run_dir, self.session.design
+        self._keep_prepared(self.session.source_dataset, self.session.dataset)
+        self.session.source_dataset = self.session.dataset = None
+        collect_run_garbage()
+        self.jobs.submit("release memory", lambda _p: release_host_memory(), lambda _none: None)
         # Reading a big model's weights takes a while: in the background; idle once they are in.
         self.jobs.submit("after_run", lambda _p: probes.load_run_weights(run_dir),
                          lambda state: self._after_run(status, state, design, run_dir),
                          lambda _message: self._after_run(status, None, design, run_dir))
+
+    def _save(self, record) -> None:
+        """Save the record off the UI thread (the JSON of a long run's curves takes a while); its
+        data are taken here, in the thread that changes it."""
+        data = record.to_dict()
+        self.jobs.submit(f"save {record.run_id}", lambda _p: self.history.write(record.run_id, data), lambda _path: None,
+                         lambda message: self.panel.show_error(f"The run could not be saved: {message}"))
 
     def _after_run(self, status: str, state, design, run_dir) -> None:
         self.trained_state, self.trained_design = state, design
@@ -375,104 +455,6 @@ class TrainingController(QObject):
         self.show_weights()
         self.update_equivariance()
         self.run_finished.emit(status)
-
-    # -- looking inside (computed off the UI thread) -------------------------------------------
-    def show_weights(self) -> None:
-        design, state = (self.trained_design or self.document.design).copy(), self.trained_state
-        when = " (final)" if state else " (initial)"
-
-        def shown(found):
-            if found:
-                node_id, weights = found
-                self.views.feature_maps.set_filters(design.nodes[node_id].name + when, weights)
-        self.jobs.submit("filters", lambda _p: probes.first_filters(design, state), shown)
-
-    def _show_filters(self, node_id: str, weights, epoch: int) -> None:
-        design = self.session.design if self.session is not None else self.document.design
-        name = design.nodes[node_id].name if node_id in design.nodes else node_id
-        when = "initial" if epoch < 0 else f"after epoch {epoch + 1}"
-        self.views.feature_maps.set_filters(f"{name} ({when})", weights)
-
-    def update_equivariance(self) -> None:
-        """Convolution is equivariant with any weights, so the probe works before training too
-        (on the run's trained weights when there are some)."""
-        fm = self.views.feature_maps
-        if self.bundle is None or not len(fm.samples):
-            return
-        import numpy as np  # here: numpy is not needed before there are samples
-
-        design, state = (self.trained_design or self.document.design).copy(), self.trained_state
-        x = np.asarray(fm.samples[fm.sample_spin.value()], dtype=np.float32)[None]  # the probe makes it a tensor
-        if design.input_shape is None or tuple(x.shape[1:]) != tuple(design.input_shape) or x.ndim != 4:
-            return
-        dy, dx, size = fm.shift_dy.value(), fm.shift_dx.value(), tuple(x.shape[-2:])
-        self.jobs.submit("equivariance", lambda _p: inspection.equivariance_probe(design, state, x, dy, dx),
-                         lambda rows: fm.set_equivariance(rows, size),
-                         lambda message: fm.shift_label.setText(f"cannot probe this design: {message}"))
-
-    def evaluate(self) -> None:
-        """Held-out evaluation of the last run: confusion matrix and accuracy on the validation
-        set (the built-in sets have no separate test split)."""
-        if self.trained_state is None or self.bundle is None:
-            self.panel.status.setText("Train a run first; evaluation uses its final weights.")
-            return
-        design, state, bundle, record = self.trained_design, self.trained_state, self.bundle, self.record
-        config = dict(record.config) if record is not None else {}  # the run's normalisation and loss
-        index = self.views.feature_maps.sample_spin.value()
-        self.panel.status.setText("Evaluating on the held-out samples…")
-        self.jobs.submit("evaluate", lambda _p: probes.evaluate(design, state, bundle, index, config),
-                         lambda result: self._show_evaluation(result, record),
-                         lambda message: self.panel.show_error(f"Evaluation failed: {message}"))
-
-    def _show_evaluation(self, result, record) -> None:
-        self.views.feature_maps.set_confusion(result.matrix)
-        if record is not None:
-            record.summary["test_accuracy"] = result.accuracy
-            self.history.save(record)
-            self.views.runs.refresh()
-        self.views.feature_maps.set_predictions(result.image, result.top5, result.true_label)
-        self.panel.status.setText(f"Held-out accuracy {result.accuracy:.2%} on {result.count:,} samples")
-
-    # -- export and imported weights ---------------------------------------------------------
-    def export_source(self):
-        """What the panel's Export… exports: the last run's (or imported) model, else the
-        current design with freshly initialised weights."""
-        from designer.export_dialog import ExportSource
-        data = self.bundle.describe() if self.bundle is not None else None
-        if self.trained_state is not None and self.trained_design is not None:
-            if self.session is not None and self.session.run_dir and self.weights_origin.startswith("the trained"):
-                return ExportSource.from_run(self.trained_design, self.trained_state, self.session.run_dir)
-            return ExportSource(self.trained_design, self.trained_state, self.weights_origin, data)
-        return ExportSource(self.document.design.copy(), None, "freshly initialised weights (no training run yet)",
-                            data)
-
-    def open_export_dialog(self):
-        if self.session is not None and self.session.is_running():
-            self.panel.status.setText("Export after the run: stop it or let it finish first.")
-            return None
-        from designer.export_dialog import open_export_dialog
-        return open_export_dialog(self.panel.window(), self.export_source())
-
-    def adopt_weights(self, design, state: dict | None, source: str) -> None:
-        """Imported weights (File ▸ Import…): Export… uses them and the next run starts from them."""
-        self.trained_design = design.copy() if state is not None else None
-        self.trained_state = state
-        self.weights_origin = f"the weights imported from {source}"
-        self.initial_weights_path = None
-        if state is not None:
-            from engine.export import save_safetensors
-            folder = self.runs_root / "imported"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{abs(hash((source, id(state)))):x}.safetensors"
-            save_safetensors(state, path, design)
-            self.initial_weights_path = str(path)
-            self.panel.status.setText(f"The next run starts from the weights imported from {source}.")
-            self.show_weights()
-
-    def _forget_imported_weights(self) -> None:
-        self.initial_weights_path = None
-        self.trained_state = self.trained_design = None
-        self.weights_origin = ""
 
     # -- the document ------------------------------------------------------------------------
     def _on_design_event(self, event) -> None:
@@ -487,12 +469,23 @@ class TrainingController(QObject):
     def _on_sample_changed(self, index: int) -> None:
         fm = self.views.feature_maps
         if self.session is not None and self.session.is_running() and index < len(fm.samples):
-            self.session.trainer.inspect(fm.samples[index])
+            self.session.inspect(fm.samples[index])
         self.update_equivariance()
 
     def _on_runs_chosen(self) -> None:
         current = self.record.run_id if self.record else None
         self.views.curves.set_runs(self.views.runs.chosen_runs(), current)
+
+
+def _per_channel(values: list, channels: int) -> list:
+    values = [float(v) for v in values]
+    if len(values) == channels or not values:
+        return values
+    if len(values) == 1:
+        return values * channels
+    if channels == 1:
+        return [sum(values) / len(values)]
+    return values
 
 
 def last_linear(design) -> str | None:

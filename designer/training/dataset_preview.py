@@ -30,11 +30,39 @@ def with_preview(bundle) -> tuple:
     return bundle, preview_of(bundle)
 
 
+def fit_preview(preview: DatasetPreview, input_shape) -> DatasetPreview:
+    """Background thread only: the preview's few samples resized to ``input_shape`` (what the
+    design will see; the feature maps and probes need that shape). Only these samples: the
+    dataset itself is resized by the run that trains on it, in its own thread."""
+    import torch
+
+    from engine.data import adapt_tensor
+    images = adapt_tensor(torch.as_tensor(preview.images), tuple(input_shape)).numpy()
+    return DatasetPreview(images, preview.labels, preview.class_counts)
+
+
 def class_counts(bundle) -> np.ndarray:
+    """Training samples per class, from the labels alone (a folder's images are not decoded)."""
     y = getattr(bundle.train, "y", None)
-    if y is None:  # a folder of files: counting would decode every image
+    if y is None:
+        y = _file_labels(bundle.train)
+    if y is None:
         return np.zeros(bundle.num_classes)
-    return np.bincount(np.asarray(y), minlength=bundle.num_classes)
+    return np.bincount(np.asarray(y, dtype=np.int64), minlength=bundle.num_classes)
 
 
-__all__ = ["DatasetPreview", "preview_of", "with_preview", "class_counts"]
+def _file_labels(dataset):
+    """The labels of a file set (FileImageSet.labels) through any Subset wrappers, or None."""
+    index = None
+    while hasattr(dataset, "indices") and hasattr(dataset, "dataset"):  # torch Subset
+        inner = np.asarray(dataset.indices, dtype=np.int64)
+        index = inner if index is None else inner[index]
+        dataset = dataset.dataset
+    labels = getattr(dataset, "labels", None)
+    if labels is None:
+        return None
+    labels = np.asarray(labels, dtype=np.int64)
+    return labels if index is None else labels[index]
+
+
+__all__ = ["DatasetPreview", "preview_of", "with_preview", "fit_preview", "class_counts"]

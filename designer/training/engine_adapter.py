@@ -26,6 +26,9 @@ class FilterWeights:
 class AppTrainer(Trainer):
     """Also reports the first convolution's weights at run start and after each epoch."""
 
+    # out of memory: the fix names the control a user of the app changes (the CLI names its flag)
+    batch_size_advice = "lower the Batch size in the Training panel to {half}"
+
     def _emit(self, event) -> None:
         super()._emit(event)
         if isinstance(event, (ev.RunStarted, ev.EpochEnd)):
@@ -50,6 +53,13 @@ class AppTrainer(Trainer):
         return FilterWeights(node_id, weight.detach().float().cpu().numpy().copy(), epoch)
 
 
-def make_trainer(design, config: TrainConfig, dataset=None, run_dir=None) -> AppTrainer:
-    """The trainer of one run; it takes the run's one snapshot of ``design``."""
+def make_trainer(design, config: TrainConfig, dataset=None, run_dir=None, processes: int = 1):
+    """The trainer of one run; it takes the run's one snapshot of ``design``. With several
+    ``processes`` it is a :class:`~engine.training.distributed.DistributedRun` (torchrun; the same
+    events, streamed from rank 0): the processes load the dataset themselves, from ``config``."""
+    if processes > 1:
+        from engine.training.distributed import DistributedRun
+        run = DistributedRun(design, config, run_dir or ".", processes)
+        run.batch_size_advice = AppTrainer.batch_size_advice
+        return run
     return AppTrainer(design, config, dataset=dataset, run_dir=run_dir)

@@ -1,35 +1,43 @@
 """The training panel: what to train on, how, on which device; Start, Pause/Resume, Stop; the
 progress of the run. A form only: :mod:`designer.training.controller` does the work.
 
+One screen at 1440×900: the samples and the class balance share a row, the common settings sit
+in a two-column grid and the rarely changed ones (warm-up, seed, augmentation, the schedule's
+curve) fold into *Advanced*, so Start and the live status show without scrolling in the dock's
+first-start size (tests/training_ui/test_panel_fits.py).
+
 It is built before torch is imported: the device list and the dataset preview fill in when the
 controller passes them (:meth:`TrainingPanel.set_devices`, :meth:`TrainingPanel.show_dataset`).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
-    QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from designer.deferred import Deferred, np, pg
+from designer import theme as themes
 from designer.plain_text import plain_html, plain_label
 from engine import dataset_names
 from engine.training.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
+from .dataset_chooser import DatasetChooser
 from .dataset_preview import DatasetPreview
-from .images import ImagePane, mosaic, to_display
+from .dataset_view import ClassBalance, DatasetView
 from .schedule_preview import SchedulePreview
 
 # Checkbox label → augmentation settings (engine.data.Augment); modest strengths that help on
@@ -41,6 +49,9 @@ AUGMENTATIONS = {
     "translation ±10%": {"translate": 0.1},
     "colour jitter": {"brightness": 0.2, "contrast": 0.2},
 }
+
+
+PROGRESS_HZ = 5
 
 
 def format_seconds(seconds: float) -> str:
@@ -58,17 +69,19 @@ class TrainingPanel(QWidget):
     stop_clicked = Signal()
     evaluate_clicked = Signal()
     export_clicked = Signal()
-    fix_requested = Signal(str)  # diagnostic code: "input_shape", "input_channels", "num_classes"
+    fix_requested = Signal(str)  # diagnostic code: "input_shape", "input_channels", "input_features", "num_classes"
 
     def __init__(self, parent=None):
         super().__init__(parent)
         inner = QWidget()
         column = QVBoxLayout(inner)
+        column.setContentsMargins(6, 4, 6, 4)
+        column.setSpacing(4)
         column.addWidget(self._build_data_group())
         column.addWidget(self._build_settings_group())
         column.addWidget(self._build_run_group())
         column.addStretch(1)
-        scroll = QScrollArea()
+        scroll = self.scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setMinimumWidth(340)
@@ -83,41 +96,45 @@ class TrainingPanel(QWidget):
             # Qt's minimumSizeHint of such a combo still counts the longest item (222 px for
             # the CPU entry): an explicit minimum lets the layout shrink it.
             combo.setMinimumWidth(90)
+        self._progress = None  # the latest progress not yet shown
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(1000 // PROGRESS_HZ)
+        self._progress_timer.timeout.connect(self._show_progress_later)
         self.set_state("idle")
 
     # -- construction ----------------------------------------------------------------------
     def _build_data_group(self) -> QGroupBox:
         box = QGroupBox("Data")
-        self.dataset = QComboBox()
-        for name in dataset_names.names():
-            self.dataset.addItem(name, name)
-            self.dataset.setItemData(self.dataset.count() - 1, dataset_names.describe(name), 0x0003)  # ToolTipRole
-        self.dataset.currentIndexChanged.connect(lambda _i: self.dataset_chosen.emit(self.dataset.currentData()))
+        self.dataset = DatasetChooser()
+        self.dataset.chosen.connect(self.dataset_chosen)
         self.dataset_info = plain_label()  # names of folders and classes: text, never markup
         self.dataset_info.setWordWrap(True)
-        self.loading = QProgressBar()  # busy indicator while a dataset loads in the background
+        self.loading = QProgressBar()  # busy while a dataset loads; a download's bytes when it reports them
         self.loading.setRange(0, 0)
         self.loading.setTextVisible(True)
         self.loading.setObjectName("dataset_loading")
         self.loading.hide()
-        self.preview = ImagePane("samples")
-        self.preview.setFixedHeight(190)
-        self.balance = ClassBalance()
-        self.balance.setFixedHeight(120)
+        self.view = DatasetView()
+        self.preview, self.balance = self.view.samples, self.view.balance
         self.problems = QVBoxLayout()
+        self._problems_shown = None  # (theme, problems) the rows show now
+        self.problems.setSpacing(2)
         form = QVBoxLayout(box)
+        form.setSpacing(4)
         form.addWidget(self.dataset)
         form.addWidget(self.loading)
         form.addWidget(self.dataset_info)
-        form.addWidget(self.preview)
-        form.addWidget(self.balance)
+        form.addWidget(self.view)
         form.addLayout(self.problems)
         return box
 
+    def use_settings(self, settings) -> None:
+        """The window's settings: recent datasets are remembered there."""
+        self.dataset.use_settings(settings)
+
     def _build_settings_group(self) -> QGroupBox:
         box = QGroupBox("Training")
-        form = QFormLayout(box)
-        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)  # a narrow dock: fields go under labels
         self.device = QComboBox()
         self.device.addItem("detecting devices…", None)  # until set_devices (torch is loading)
         self._devices_known = False
@@ -140,20 +157,50 @@ class TrainingPanel(QWidget):
         self.epochs.setRange(1, 10000)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2 ** 31 - 1)
+        self.processes = QSpinBox()
+        self.processes.setRange(1, 64)
+        self.processes.setToolTip("Train with this many processes through torchrun (one per GPU; on the CPU they "
+                                  "share the cores). The batch size stays the whole step's: each process trains "
+                                  "its share of it.")
         self.augment = {name: QCheckBox(name) for name in AUGMENTATIONS}
-        augment_box = QVBoxLayout()
-        for check in self.augment.values():
-            augment_box.addWidget(check)
-        form.addRow("Device", self.device)
-        form.addRow("Optimizer", self.optimizer)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Schedule", self.schedule)
-        form.addRow("Warm-up (epochs)", self.warmup)
-        form.addRow(self.schedule_preview)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Augmentation", augment_box)
-        form.addRow("Seed", self.seed)
+        self._augmentable: frozenset[str] | None = None  # None: all (images); engine.data.augment.supported
+        grid = QGridLayout(box)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(1)
+        _field(grid, 0, 0, "Device", self.device, span=2)
+        _field(grid, 2, 0, "Optimizer", self.optimizer)
+        _field(grid, 2, 1, "Learning rate", self.lr)
+        _field(grid, 4, 0, "Batch size", self.batch_size)
+        _field(grid, 4, 1, "Epochs", self.epochs)
+        _field(grid, 6, 0, "Schedule", self.schedule)
+        self.advanced_button = QToolButton()
+        self.advanced_button.setObjectName("advanced_toggle")
+        self.advanced_button.setText("Advanced")
+        self.advanced_button.setToolTip("Warm-up, seed, augmentation and the learning-rate curve")
+        self.advanced_button.setCheckable(True)
+        self.advanced_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_button.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_button.setAutoRaise(True)
+        grid.addWidget(self.advanced_button, 7, 1, Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignRight)
+        self.advanced = QWidget()
+        self.advanced.setObjectName("advanced_settings")
+        more = QGridLayout(self.advanced)
+        more.setContentsMargins(0, 4, 0, 0)
+        more.setHorizontalSpacing(8)
+        more.setVerticalSpacing(1)
+        _field(more, 0, 0, "Warm-up (epochs)", self.warmup)
+        _field(more, 0, 1, "Seed", self.seed)
+        more.addWidget(self.schedule_preview, 2, 0, 1, 2)
+        self.augment_caption = QLabel("Augmentation")
+        more.addWidget(self.augment_caption, 3, 0, 1, 2)
+        for i, check in enumerate(self.augment.values()):
+            more.addWidget(check, 4 + i // 2, i % 2)
+        _field(more, 5 + len(self.augment) // 2, 0, "Processes", self.processes)
+        self.advanced.hide()
+        grid.addWidget(self.advanced, 8, 0, 1, 2)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
+        self.advanced_button.toggled.connect(self._show_advanced)
         self.set_config(TrainConfig(optimizer="adam", lr=1e-3, batch_size=64, epochs=10))
         for w in (self.optimizer, self.schedule, self.device):
             w.currentIndexChanged.connect(lambda _i: self.config_changed.emit())
@@ -163,13 +210,17 @@ class TrainingPanel(QWidget):
             check.toggled.connect(lambda _on: self.config_changed.emit())
         return box
 
+    def _show_advanced(self, shown: bool) -> None:
+        self.advanced.setVisible(shown)
+        self.advanced_button.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
+
     def _build_run_group(self) -> QGroupBox:
         box = QGroupBox("Run")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.stop_button = QPushButton("Stop")
         self.evaluate_button = QPushButton("Evaluate")
-        self.evaluate_button.setToolTip("Evaluate the last run's best weights on the held-out validation set")
+        self.evaluate_button.setToolTip("Evaluate the last run's best weights on the validation set")
         self.export_button = QPushButton("Export…")
         self.start_button.clicked.connect(self.start_clicked)
         self.pause_button.clicked.connect(self.pause_clicked)
@@ -182,6 +233,10 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("")
         self.status = plain_label("Ready.")
         self.status.setWordWrap(True)
+        # Its text changes a few times a second during a run: its width must not move the panel's
+        # layout (each move repainted the plots in it), and two lines are kept for it from the start.
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Minimum)
+        self.status.setMinimumHeight(2 * self.status.fontMetrics().lineSpacing() + 4)
         self.design_changed = QLabel("The design has changed since this run started; the run trains its own copy.")
         self.design_changed.setWordWrap(True)
         self.design_changed.setStyleSheet("color: #b9770e")
@@ -238,7 +293,7 @@ class TrainingPanel(QWidget):
     def config(self) -> TrainConfig:
         augment = {}
         for name, check in self.augment.items():
-            if check.isChecked():
+            if check.isChecked() and self._augmentation_applies(name):
                 augment.update(AUGMENTATIONS[name])
         return TrainConfig(dataset=self.dataset.currentData() or "digits", optimizer=self.optimizer.currentText(),
                            lr=self.lr.value(), schedule=self.schedule.currentText(),
@@ -248,44 +303,80 @@ class TrainingPanel(QWidget):
                            momentum=0.9, nesterov=self.optimizer.currentText() == "sgd")
 
     # -- showing ---------------------------------------------------------------------------
+    def _augmentation_applies(self, name: str) -> bool:
+        return self._augmentable is None or set(AUGMENTATIONS[name]) <= self._augmentable
+
+    def _offer_augmentations(self, input_shape) -> None:
+        """Only the augmentations the engine applies to these samples (a table takes none, a
+        volume the flips): the others are greyed out and left out of the config."""
+        from engine.data.augment import supported  # torch is loaded once a dataset is
+        self._augmentable = supported(input_shape)
+        running = not self.start_button.isEnabled()
+        for name, check in self.augment.items():
+            applies = self._augmentation_applies(name)
+            check.setEnabled(applies and not running)
+            check.setToolTip("" if applies else "not for this dataset's samples")
+        offered = [name for name in self.augment if self._augmentation_applies(name)]
+        self.augment_caption.setText("Augmentation" if len(offered) == len(self.augment) else
+                                     "Augmentation (none for these samples)" if not offered else
+                                     f"Augmentation ({len(offered)} of {len(self.augment)} apply to these samples)")
+        self.config_changed.emit()
+
     def show_dataset(self, bundle, preview: DatasetPreview) -> None:
-        """The dataset's samples and class balance, as sampled off the UI thread."""
-        images, labels = preview.images, preview.labels
-        tiles = np.stack([to_display(im) if np.asarray(im).ndim != 3 or im.shape[0] != 3 else
-                          to_display(im).mean(axis=-1) for im in images]) if len(images) else np.zeros((1, 1, 1))
-        self.preview.set_array(mosaic(tiles, gap=1, per_tile=False))
-        self.preview.set_title(f"{len(labels)} validation samples")
-        self.balance.show_counts(preview.class_counts, bundle.classes)
-        shape = "×".join(str(s) for s in bundle.input_shape)
-        self.dataset_info.setText(f"{dataset_names.describe(bundle.name)} — {len(bundle.train):,} training and "
-                                  f"{len(bundle.val):,} validation samples of {shape}, {bundle.num_classes} classes")
+        """The dataset's samples (or first rows) and class balance, as sampled off the UI thread."""
+        self.view.show_preview(bundle, preview)
+        self._offer_augmentations(bundle.input_shape)
+        shape = "×".join(str(x) for x in bundle.input_shape)
+        kind = f"{len(bundle.feature_names)} features" if getattr(bundle, "feature_names", None) else shape
+        self.dataset_info.setText(f"{len(bundle.train):,} training and {len(bundle.val):,} validation samples · "
+                                  f"{kind} · {bundle.num_classes} classes")
+        self.dataset_info.setToolTip(f"{bundle.name}: {dataset_names.describe(bundle.name)}")
 
     def show_loading(self, name: str | None, waiting_for_torch: bool = False) -> None:
         """A busy bar while ``name`` loads (None: done); the old preview stays until then.
         ``waiting_for_torch``: the load starts once PyTorch, loading in the background, is there."""
         self.loading.setVisible(name is not None)
+        self.loading.setRange(0, 0)
         if name is None:
             return
+        shown = dataset_names.short_name(name)
         if waiting_for_torch:
             self.loading.setFormat("starting PyTorch…")
-            self.dataset_info.setText(f"PyTorch is loading in the background; {name} loads as soon as it is "
+            self.dataset_info.setText(f"PyTorch is loading in the background; {shown} loads as soon as it is "
                                       "there. The designer is ready to use meanwhile.")
         else:
-            self.loading.setFormat(f"loading {name}…")
-            self.dataset_info.setText(f"Loading {name} (downloads and big folders take a while; "
+            self.loading.setFormat(f"loading {shown}…")
+            self.dataset_info.setText(f"Loading {shown} (downloads and big folders take a while; "
                                       "the app stays usable)…")
 
+    def show_load_progress(self, fraction: float, message: str) -> None:
+        """A download's progress (from the loading thread, through a queued signal)."""
+        if not self.loading.isVisible():
+            return
+        self.loading.setRange(0, 1000)
+        self.loading.setValue(int(1000 * max(0.0, min(1.0, fraction))))
+        self.loading.setFormat(message)
+
     def show_problems(self, problems) -> None:
-        """The dataset-vs-design check, each problem with a one-click fix where there is one."""
+        """The dataset-vs-design check (engine.data.check), each problem with a one-click fix
+        where there is one. The same problems in the same theme leave the rows alone: this runs
+        after every edit, and remaking them (styled labels, buttons) was a tenth of an edit's
+        cost on a big design."""
+        shown = (themes.active().name, tuple((p.severity, p.message, p.fix, p.code) for p in problems))
+        if shown == self._problems_shown:
+            return
+        self._problems_shown = shown
         while self.problems.count():
             item = self.problems.takeAt(0)
             if item.widget():
                 item.widget().deleteLater()
             elif item.layout():
                 _clear(item.layout())
+        theme = themes.active()
         if not problems:
             ok = QLabel("✓ the dataset fits the design")
-            ok.setStyleSheet("color: #1e8449")
+            ok.setObjectName("dataset_fits")
+            ok.setStyleSheet(f"color: {theme.port_ok}")
             self.problems.addWidget(ok)
             return
         for p in problems:
@@ -293,16 +384,18 @@ class TrainingPanel(QWidget):
             text = plain_label(f"{'⚠' if p.severity == 'warning' else '✗'} {p.message}")
             text.setWordWrap(True)
             text.setToolTip(plain_html(p.fix))
-            text.setStyleSheet("color: #b9770e" if p.severity == "warning" else "color: #c0392b")
+            text.setStyleSheet(f"color: {theme.warning if p.severity == 'warning' else theme.bad_text}")
+            text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
             row.addWidget(text, 1)
-            if p.code in ("input_shape", "input_channels", "num_classes"):
-                label = {"input_shape": "Set input shape", "input_channels": "Set input shape",
-                         "num_classes": "Set class count"}[p.code]
+            label = _fix_label(p)
+            if label:
                 fix = QPushButton(label)
                 fix.setToolTip(plain_html(p.fix))
                 fix.setObjectName(f"fix_{p.code}")
                 fix.clicked.connect(lambda _=False, code=p.code: self.fix_requested.emit(code))
                 row.addWidget(fix)
+            else:
+                text.setText(f"{text.text()} — {p.fix}" if p.fix else text.text())
             self.problems.addLayout(row)
 
     def set_state(self, state: str) -> None:
@@ -313,12 +406,36 @@ class TrainingPanel(QWidget):
         self.pause_button.setText("Resume" if state == "paused" else "Pause")
         self.stop_button.setEnabled(state in ("running", "paused"))
         for w in (self.dataset, self.device, self.optimizer, self.lr, self.schedule, self.warmup, self.batch_size,
-                  self.epochs, self.seed, *self.augment.values()):
+                  self.epochs, self.seed):
             w.setEnabled(not running)
         self.device.setEnabled(not running and self._devices_known)
+        for name, check in self.augment.items():
+            check.setEnabled(not running and self._augmentation_applies(name))
 
     def show_progress(self, epoch: int, epochs: int, batch: int, batches: int, samples_per_second: float,
                       eta: float) -> None:
+        """The run's progress, shown at most ``PROGRESS_HZ`` times a second (the latest values):
+        batch events come at up to 30 Hz, and each new status text re-lays out the panel, on
+        the UI thread that shares the GIL with the trainer."""
+        self._progress = (epoch, epochs, batch, batches, samples_per_second, eta)
+        if not self._progress_timer.isActive():
+            self._show_progress_now()
+            self._progress_timer.start()
+
+    def flush_progress(self) -> None:
+        """Show the latest progress now and nothing after it (a status message follows)."""
+        self._progress_timer.stop()
+        if self._progress is not None:
+            self._show_progress_now()
+
+    def _show_progress_later(self) -> None:
+        if self._progress is not None:
+            self._show_progress_now()
+            self._progress_timer.start()
+
+    def _show_progress_now(self) -> None:
+        epoch, epochs, batch, batches, samples_per_second, eta = self._progress
+        self._progress = None
         done = (epoch + batch / max(1, batches)) / max(1, epochs)
         self.progress.setValue(int(1000 * done))
         self.progress.setFormat(f"epoch {epoch + 1}/{epochs} · batch {batch}/{batches}")
@@ -330,27 +447,26 @@ class TrainingPanel(QWidget):
         self.error.setVisible(bool(message))
 
 
-class ClassBalance(Deferred):
-    """Training samples per class as bars (a pyqtgraph plot, made when first painted)."""
+def _field(grid: QGridLayout, row: int, column: int, label: str, widget: QWidget, span: int = 1) -> None:
+    """A small label above its field: two fields side by side fit the dock's width."""
+    caption = QLabel(label)
+    caption.setBuddy(widget)
+    grid.addWidget(caption, row, column, 1, span)
+    grid.addWidget(widget, row + 1, column, 1, span)
 
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._counts = ([], [])
 
-    def _build(self) -> None:
-        self.plot = pg.PlotWidget(background="w", title="class balance (training set)")
-        self.plot.getPlotItem().hideButtons()
-        self.plot.setMouseEnabled(x=False, y=False)
-        self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush=(66, 133, 244))
-        self.plot.addItem(self.bars)
-        self.body.addWidget(self.plot)
-        self.show_counts(*self._counts)
-
-    def show_counts(self, counts, classes: list[str]) -> None:
-        self._counts = (np.asarray(counts), list(classes))
-        if self.is_built and len(self._counts[0]):
-            self.bars.setOpts(x=np.arange(len(counts)), height=self._counts[0], width=0.7)
-            self.plot.getAxis("bottom").setTicks([[(i, c[:6]) for i, c in enumerate(classes)]])
+def _fix_label(problem) -> str:
+    """The one-click fix's button text, or "" when the fix is not one click (or would be wrong:
+    a table's (F,) for a Conv1d's (1, F) is reshaped by the run, not fixed in the design)."""
+    if problem.code == "num_classes":
+        return "Set class count"
+    if problem.code in ("input_channels", "input_features"):
+        return "Set input shape"
+    if problem.code == "input_shape":
+        want, have = problem.expected, problem.received
+        same_rank = want is None or have is None or len(tuple(want)) == len(tuple(have))
+        return "Set input shape" if same_rank else ""
+    return ""
 
 
 def _clear(layout) -> None:
@@ -358,3 +474,6 @@ def _clear(layout) -> None:
         item = layout.takeAt(0)
         if item.widget():
             item.widget().deleteLater()
+
+
+__all__ = ["TrainingPanel", "ClassBalance", "AUGMENTATIONS", "format_seconds"]

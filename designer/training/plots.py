@@ -2,20 +2,47 @@
 chosen for comparison.
 
 Points arrive at up to ~30 Hz, but the plots redraw at most ``REDRAW_HZ`` times a second from
-the run records (the records are the data; this view only draws them). Downsampling with
-``mode='peak'`` and clip-to-view keep a run of 100,000 batches as fast as a short one, and a
-loss spike is never hidden by the downsampling. The plots themselves are made when the view is
-first painted or drawn into (:class:`designer.deferred.Deferred`): the app starts without them.
+the run records (the records are the data; this view only draws them), and only while the view
+is in front. A redraw costs what changed, not what is shown (issue 13: the Curves view in front
+made a small run 8× slower):
+
+* only curves that gained points are given new data (a finished overlay is drawn once);
+* the view ranges are computed here, from running extents of the drawn points, in "nice" steps
+  (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ; the x axis spans the runs' planned epochs), and set
+  only when they change: pyqtgraph's auto-range would move an axis on every new point, and an
+  axis repaint (tick text, with the grid it draws) is the most expensive thing on screen;
+* the grid is not the axes' (pyqtgraph's axis draws its grid, so its bounding rectangle covers
+  the plot and every curve update repainted the axis, tick text and all; as pixmaps they
+  overflowed Qt's 10 MB pixmap cache and were re-rendered anyway): one line item per plot,
+  remade when the range changes, behind the curves; the axes, of fixed width, are only
+  repainted when their range changes;
+* at most five redraws a second, fewer if a redraw costs more than 3% of the UI thread's time
+  at that rate (a slow machine, a big window): the interval follows the measured cost;
+* downsampling with ``mode='peak'`` and clip-to-view keep a run of 100,000 batches as fast as a
+  short one, and a loss spike is never hidden by the downsampling.
+
+Curves of runs no longer shown are removed from their plots (``PlotItem.removeItem``: out of the
+plot's curve list and its legend), so the item count follows what is shown. The plots are made
+when the view is first painted or drawn into (:class:`designer.deferred.Deferred`).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+import math
+import time
 
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from designer import theme as themes
 from designer.deferred import Deferred, np, pg
 from engine.runs import RunRecord
 
-REDRAW_HZ = 10
+REDRAW_HZ = 5  # at most
+REDRAW_BUDGET = 0.03  # share of the UI thread's time the live curves may take; slower redraws come less often
+MAX_REDRAW_INTERVAL_MS = 1000  # the curves stay live: at least one redraw a second
+NEW_CURVES_MS = 4.0  # a timed redraw makes new curves for this long (at least one), then waits a tick
+AXIS_WIDTH = 52  # px for the left axes' tick labels: fixed, so a new label never re-lays out the grid
 # (series name, plot, legend text, is per-batch). Per-batch curves are drawn thin, per-epoch
 # curves with symbols, so a student sees the noisy batch loss and the clean epoch trend.
 CURVES = (
@@ -27,8 +54,10 @@ CURVES = (
     ("val_acc", "accuracy", "validation", False),
     ("lr", "lr", "learning rate", True),
 )
+PLOT_OF = {series: plot for series, plot, _text, _batch in CURVES}
 COLOURS = {"train": (66, 133, 244), "val": (234, 67, 53), "lr": (52, 168, 83)}
 OVERLAY_COLOURS = [(251, 188, 5), (155, 89, 182), (26, 188, 156), (230, 126, 34), (127, 140, 141)]
+_NICE = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
 def smooth(y: np.ndarray, weight: float) -> np.ndarray:
@@ -62,14 +91,68 @@ class IncrementalSmoother:
         return self._out[:len(y)]
 
 
+def nice_ceil(value: float) -> float:
+    """The smallest 'nice' number (1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8 × 10ⁿ) ≥ ``value`` > 0."""
+    if not value > 0 or not math.isfinite(value):
+        return 1.0
+    scale = 10.0 ** math.floor(math.log10(value))
+    for step in _NICE:
+        if step * scale >= value * (1 - 1e-9):
+            return step * scale
+    return 10 * scale
+
+
+class _Extent:
+    """Running minimum, maximum and smallest positive value of the points drawn on one plot."""
+
+    def __init__(self):
+        self.low = self.minpos = math.inf
+        self.high = -math.inf
+
+    def add(self, y: np.ndarray) -> None:
+        if len(y):
+            self.low = min(self.low, float(y.min()))
+            self.high = max(self.high, float(y.max()))
+            positive = y[y > 0]
+            if len(positive):
+                self.minpos = min(self.minpos, float(positive.min()))
+
+    @property
+    def empty(self) -> bool:
+        return self.high < self.low
+
+
+def y_range(extent: _Extent, log: bool) -> tuple[float, float] | None:
+    """The shown y range for these points: from 0 (or a nice floor below a negative minimum) to a
+    nice ceiling; in log mode whole decades (in log10 units, as pyqtgraph's log mode wants)."""
+    if extent.empty:
+        return None
+    if log:
+        if not math.isfinite(extent.minpos):
+            return None
+        low, high = math.floor(math.log10(extent.minpos)), math.ceil(math.log10(extent.high))
+        return float(low), float(max(high, low + 1))
+    low = 0.0 if extent.low >= 0 else -nice_ceil(-extent.low * 1.05)
+    high = nice_ceil(extent.high * 1.05) if extent.high > 0 else 1.0  # a constant LR is not drawn on the frame
+    return low, high
+
+
 class CurvesView(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._runs: list[RunRecord] = []
         self._current: str | None = None
         self._items: dict = {}  # (run id, series) → pg.PlotDataItem
+        self._drawn: dict[tuple[str, str], int] = {}  # (run id, series) → points given to its item
+        self._roles: dict[str, tuple] = {}  # run id → (is current, colour index) its items were made with
+        self._colour_of: dict[str, int] = {}  # run id → overlay colour, kept for the session
         self._smoothers: dict[tuple[str, str], IncrementalSmoother] = {}
+        self._extents: dict[str, _Extent] = {}  # plot → extent of its drawn points
+        self._ranges: dict[tuple[str, str], tuple] = {}  # (plot, "x"/"y") → range last set
+        self._manual: set[str] = set()  # plots the user zoomed or panned: no more fitting until the next run
+        self._fitting = False  # our own setXRange/setYRange calls are not the user's
         self._dirty = False
+        self._cost_ms = 0.0  # average UI-thread time of a redraw, painting included
         self._smoothing = 0.6
 
         self.grid = _PlotGrid(self)
@@ -81,9 +164,9 @@ class CurvesView(QWidget):
         self.smoothing_slider.valueChanged.connect(self._on_smoothing_changed)
         self.smoothing_label = QLabel()
         self.log_loss = QCheckBox("log-scale loss")
-        self.log_loss.toggled.connect(lambda on: self.plots["loss"].setLogMode(y=on))
+        self.log_loss.toggled.connect(lambda on: self._set_log("loss", on))
         self.log_lr = QCheckBox("log-scale LR")
-        self.log_lr.toggled.connect(lambda on: self.plots["lr"].setLogMode(y=on))
+        self.log_lr.toggled.connect(lambda on: self._set_log("lr", on))
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smoothing_slider, 1)
@@ -107,20 +190,45 @@ class CurvesView(QWidget):
         self.grid.ensure_built()
         return self.grid.plots
 
+    def item_count(self) -> int:
+        """Curves in the plots (their ``PlotItem.curves``) and entries in their legends."""
+        plots = self.plots.values()
+        return sum(len(p.curves) for p in plots) + sum(len(p.legend.items) for p in plots if p.legend is not None)
+
     # -- what to show --------------------------------------------------------------------
     def set_runs(self, runs: list[RunRecord], current: str | None = None) -> None:
-        """Show these runs; ``current`` is drawn in full colour, the others as overlays."""
+        """Show these runs; ``current`` is drawn in full colour, the others as overlays. Curves
+        of runs no longer shown leave their plots; those still shown in the same role stay."""
         self._runs = list(runs)
         self._current = current
-        for item in self._items.values():
-            item.getViewBox() and item.getViewBox().removeItem(item)
-        for plot in self.plots.values():
-            if plot.legend is not None:
-                plot.legend.clear()
-        self._items.clear()
-        self._smoothers.clear()
+        roles = {}
+        for run in self._runs:
+            is_current = run.run_id == current or current is None
+            colour = self._colour_of.setdefault(run.run_id, len(self._colour_of)) % len(OVERLAY_COLOURS)
+            roles[run.run_id] = (is_current, colour)
+        for key in [k for k in self._items if roles.get(k[0]) != self._roles.get(k[0])]:
+            self._remove(key)
+        self._roles = roles
+        self._manual.clear()  # a new set of runs is fitted afresh
+        self._recompute_extents()
+        self._show_lr_plot()
         self.mark_dirty()
         self._redraw()
+
+    def lr_changes(self) -> bool:
+        """Whether any run shown has a learning-rate schedule or warm-up (else the rate is flat)."""
+        return any(str(r.config.get("schedule") or "none") != "none" or float(r.config.get("warmup_epochs") or 0) > 0
+                   for r in self._runs)
+
+    def _show_lr_plot(self) -> None:
+        if self.grid.is_built:
+            self.grid.show_lr(self.lr_changes())
+
+    def _remove(self, key) -> None:
+        item = self._items.pop(key)
+        self.plots[PLOT_OF[key[1]]].removeItem(item)  # out of the view box, PlotItem.curves and the legend
+        self._drawn.pop(key, None)
+        self._smoothers.pop(key, None)
 
     def mark_dirty(self) -> None:
         """New points arrived; redraw on the next tick (coalesces bursts of events)."""
@@ -138,52 +246,124 @@ class CurvesView(QWidget):
         self._smoothing = value / 100
         self.smoothing_label.setText(f"{self._smoothing:.2f}")
         self._smoothers.clear()
+        for key in [k for k in self._drawn if _smoothed(k[1])]:
+            del self._drawn[key]  # redrawn whole, with the new weight
+        self._recompute_extents()
         self.mark_dirty()
 
-    def _redraw_if_dirty(self) -> None:
+    def _set_log(self, plot_name: str, on: bool) -> None:
+        self.plots[plot_name].setLogMode(y=on)
+        self._ranges.pop((plot_name, "y"), None)
+        self.mark_dirty()
+        self._redraw_if_dirty()
+
+    def _redraw_if_dirty(self, new_curves_ms: float | None = NEW_CURVES_MS) -> None:
         # A hidden tab does not redraw (the points wait in the run record): during a run the UI
-        # thread's time is shared with the trainer through the GIL.
+        # thread's time is shared with the trainer through the GIL. The redraw is painted at once,
+        # so that its whole cost is measured and the next one is put off in proportion.
         if self._dirty and self.isVisible():
-            self._redraw()
+            started = time.thread_time()
+            # New curves (with their legend entries) only within a few ms a tick during a run:
+            # each costs a few ms, and a run's first points would make four at once (issue 15).
+            self._redraw(new_curves_ms)
+            if self.grid.is_built:
+                self.grid.graphics.viewport().repaint()
+            cost_ms = (time.thread_time() - started) * 1000
+            self._cost_ms = 0.7 * self._cost_ms + 0.3 * cost_ms if self._cost_ms else cost_ms  # one slow redraw is no trend
+            interval = min(MAX_REDRAW_INTERVAL_MS, max(1000 // REDRAW_HZ, int(self._cost_ms / REDRAW_BUDGET)))
+            self._timer.setInterval(interval)
+
+    def catch_up(self) -> None:
+        """Draw everything not drawn yet, new curves included (the run has ended: nothing
+        competes for the UI thread any more, and its last points are what the user looks at)."""
+        self._redraw_if_dirty(new_curves_ms=None)
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
         super().showEvent(event)
-        self._redraw_if_dirty()
+        self._redraw_if_dirty(new_curves_ms=None)  # all at once: someone has just asked to see them
 
-    def _redraw(self) -> None:
+    def _redraw(self, new_curves_ms: float | None = None) -> None:
+        """Draw the points not drawn yet. New curves are made while this redraw has taken less
+        than ``new_curves_ms`` of the UI thread (at least one; None: all), the rest next time."""
         self._dirty = False
-        overlays = [r for r in self._runs if r.run_id != self._current]
-        for i, run in enumerate(self._runs):
-            is_current = run.run_id == self._current or self._current is None
-            colour_index = overlays.index(run) % len(OVERLAY_COLOURS) if run in overlays else 0
+        started = time.thread_time()
+        made = False
+        for run in self._runs:
             for series, plot_name, text, per_batch in CURVES:
                 data = run.curves.get(series)
-                if data is None or len(data) == 0:
+                key = (run.run_id, series)
+                if data is None or len(data) == 0 or self._drawn.get(key) == len(data):
                     continue
-                item = self._items.get((run.run_id, series))
+                item = self._items.get(key)
                 if item is None:
-                    item = self._new_item(run, series, plot_name, text, per_batch, is_current, colour_index)
+                    if made and new_curves_ms is not None and (time.thread_time() - started) * 1000 > new_curves_ms:
+                        self._dirty = True  # the next redraw makes it
+                        continue
+                    item, made = self._new_item(run, series, plot_name, text, per_batch), True
                 y = data.y
-                if per_batch and series != "lr":
-                    key = (run.run_id, series)
+                if _smoothed(series):
                     smoother = self._smoothers.get(key)
                     if smoother is None:
                         smoother = self._smoothers[key] = IncrementalSmoother(self._smoothing)
                     y = smoother.extend(y)
+                done = self._drawn.get(key, 0)
+                self._extents.setdefault(plot_name, _Extent()).add(y[done:])
                 item.setData(data.x, y)
-        self._fit_lr_axis()
+                self._drawn[key] = len(data)
+        self._fit_ranges()
 
-    def _fit_lr_axis(self) -> None:
-        """A constant LR would get a range around zero; start the linear axis at 0 instead."""
-        plot = self.plots["lr"]
-        if self.log_lr.isChecked():
-            plot.enableAutoRange(y=True)
+    def _recompute_extents(self) -> None:
+        """From the drawn points of the runs shown (a new run, a run dropped, new smoothing)."""
+        self._extents = {}
+        for (run_id, series), item in self._items.items():
+            if item.yData is not None and (run_id, series) in self._drawn:
+                self._extents.setdefault(PLOT_OF[series], _Extent()).add(np.asarray(item.yData))
+
+    def _fit_ranges(self) -> None:
+        """Set each plot's range from the extents, only where it changed (an axis repaints, with
+        its tick text, only then). The user's zoom is left alone until the next run."""
+        if not self.grid.is_built:
             return
-        tops = [float(r.curves["lr"].y.max()) for r in self._runs if len(r.curves.get("lr", ()))]
-        if tops:
-            plot.setYRange(0, max(tops) * 1.1, padding=0)
+        planned = [float(r.config.get("epochs") or 0) for r in self._runs]
+        last_x = [float(s.x[-1]) for r in self._runs for s in r.curves.values() if len(s)]
+        x_high = max(planned + last_x + [1.0])
+        ranges = {"x": (0.0, x_high)}
+        for name, plot in self.plots.items():
+            if name in self._manual:
+                continue
+            vb = plot.getViewBox()
+            if any(vb.autoRangeEnabled()):  # "View all" from the plot's menu: fitted by us from now on
+                vb.disableAutoRange()
+                self._ranges.pop((name, "x"), None)
+                self._ranges.pop((name, "y"), None)
+            if name == "accuracy":
+                wanted_y = (0.0, 1.0)
+            else:
+                wanted_y = y_range(self._extents.get(name, _Extent()), plot.getAxis("left").logMode)
+            self._set_range(name, plot, "x", ranges["x"])
+            if wanted_y is not None:
+                self._set_range(name, plot, "y", wanted_y)
 
-    def _new_item(self, run, series, plot_name, text, per_batch, is_current, colour_index):
+    def _set_range(self, name: str, plot, axis: str, wanted: tuple) -> None:
+        if self._ranges.get((name, axis)) == wanted:
+            return
+        self._ranges[(name, axis)] = wanted
+        self._fitting = True
+        try:
+            if axis == "x":
+                plot.setXRange(*wanted, padding=0.02)
+            else:
+                plot.setYRange(*wanted, padding=0.02)
+        finally:
+            self._fitting = False
+        self.grid.update_grid(name)
+
+    def _on_range_changed_manually(self, plot_name: str) -> None:
+        if not self._fitting:
+            self._manual.add(plot_name)
+
+    def _new_item(self, run, series, plot_name, text, per_batch):
+        is_current, colour_index = self._roles.get(run.run_id, (True, 0))
         if is_current:
             colour = COLOURS["lr" if series == "lr" else ("val" if series.startswith("val") else "train")]
         else:
@@ -200,6 +380,22 @@ class CurvesView(QWidget):
         return item
 
 
+def _smoothed(series: str) -> bool:
+    return series in ("train_loss", "train_acc")
+
+
+def _compact_ticks(axis) -> None:
+    """Tick labels of at most three significant digits (0.0005, 1.2, 2.5e-05), so that they fit
+    the axis' fixed width; log mode keeps pyqtgraph's powers of ten."""
+    default = axis.tickStrings
+
+    def tick_strings(values, scale, spacing):
+        if axis.logMode:
+            return default(values, scale, spacing)
+        return [f"{v * scale:.3g}" for v in values]
+    axis.tickStrings = tick_strings
+
+
 class _PlotGrid(Deferred):
     """The three plots side by side, made on first use with the view's current log settings."""
 
@@ -210,21 +406,129 @@ class _PlotGrid(Deferred):
 
     def _build(self) -> None:
         self.graphics = pg.GraphicsLayoutWidget()
-        self.graphics.setBackground("w")
+        self.graphics.setBackground(themes.plot_background())
+        # Row 0: each plot's legend, in a row of its own above the plot, so it never covers a curve.
+        self.legends = {name: _row_legend() for name in ("loss", "accuracy")}
+        for col, legend in enumerate(self.legends.values()):
+            self.graphics.addItem(legend, row=0, col=col)
         self.plots.update({
-            "loss": self.graphics.addPlot(row=0, col=0, title="Loss"),
-            "accuracy": self.graphics.addPlot(row=0, col=1, title="Accuracy"),
-            "lr": self.graphics.addPlot(row=0, col=2, title="Learning rate"),
+            "loss": self.graphics.addPlot(row=1, col=0, title="Loss"),
+            "accuracy": self.graphics.addPlot(row=1, col=1, title="Accuracy"),
+            "lr": self.graphics.addPlot(row=1, col=2, title="Learning rate"),
         })
+        layout = self.graphics.ci.layout
+        for col, stretch in enumerate((3, 3, 1)):  # the LR plot is a narrow column when shown at all
+            layout.setColumnStretchFactor(col, stretch)
+        self.lr_shown = True
+        view = self._curves_view
+        self.grids: dict = {}
         for name, plot in self.plots.items():
-            plot.showGrid(x=True, y=True, alpha=0.25)
+            grid = self.grids[name] = pg.PlotCurveItem(pen=_grid_pen(themes.active()), connect="pairs")
+            grid.setZValue(-100)
+            plot.getViewBox().addItem(grid, ignoreBounds=True)  # not a data item: no log transform
+            plot.getViewBox().sigResized.connect(lambda _vb, n=name: self.update_grid(n))
+            plot.sigRangeChanged.connect(lambda _vb, _range, n=name: self._grid_later(n))
             plot.setLabel("bottom", "epoch")
             plot.setDownsampling(auto=True, mode="peak")
             plot.setClipToView(True)
-            if name != "lr":
-                plot.addLegend(offset=(-5, 5), labelTextSize="8pt")
-        self.plots["accuracy"].setYRange(0, 1, padding=0.02)
-        view = self._curves_view
+            plot.hideButtons()  # the auto-range button: ranges are fitted here, in steps
+            plot.getViewBox().disableAutoRange()
+            plot.getAxis("left").setWidth(AXIS_WIDTH)
+            _compact_ticks(plot.getAxis("left"))
+            for axis in ("left", "bottom"):  # blitted when the window repaints; re-rendered on a new range
+                plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            if name in self.legends:
+                plot.legend = self.legends[name]  # PlotItem.plot(name=…) and removeItem use it
+            plot.sigRangeChangedManually.connect(lambda _mask, n=name: view._on_range_changed_manually(n))
         self.plots["loss"].setLogMode(y=view.log_loss.isChecked())
         self.plots["lr"].setLogMode(y=view.log_lr.isChecked())
+        themes.style_plot_view(self.graphics)
+        themes.on_plot_theme(self._on_theme)
         self.body.addWidget(self.graphics)
+        self._grid_pending: set[str] = set()
+        view._ranges.clear()
+        view._fit_ranges()
+        view._show_lr_plot()
+
+    def _on_theme(self, theme) -> None:
+        for grid in self.grids.values():
+            grid.setPen(_grid_pen(theme))
+
+    def show_lr(self, shown: bool) -> None:
+        """The LR plot only for a schedule that changes the rate: a constant rate is a flat line."""
+        if shown == self.lr_shown:
+            return
+        self.lr_shown = shown
+        plot = self.plots["lr"]
+        # Kept in the layout (out of the scene, its PlotItem would outlive the view), its column
+        # collapsed to nothing.
+        plot.setMaximumWidth(1e6 if shown else 0)
+        plot.setMinimumWidth(-1 if shown else 0)
+        self.graphics.ci.layout.setColumnStretchFactor(2, 1 if shown else 0)
+        plot.setVisible(shown)
+        self._curves_view.log_lr.setVisible(shown)
+
+    def _grid_later(self, name: str) -> None:
+        """A zoom or pan by the user: remake that plot's grid once, after the gesture's events."""
+        if not self._grid_pending:
+            QTimer.singleShot(0, self._remake_pending_grids)
+        self._grid_pending.add(name)
+
+    def _remake_pending_grids(self) -> None:
+        pending, self._grid_pending = self._grid_pending, set()
+        for name in pending:
+            self.update_grid(name)
+
+    def update_grid(self, name: str) -> None:
+        """Grid lines at the axes' major ticks over the plot's current range (pyqtgraph's own tick
+        choice, so they meet the labels)."""
+        if name not in self.grids:
+            return
+        plot = self.plots[name]
+        vb = plot.getViewBox()
+        (x0, x1), (y0, y1) = vb.viewRange()
+        xs = _major_ticks(plot.getAxis("bottom"), x0, x1, vb.width())
+        ys = _major_ticks(plot.getAxis("left"), y0, y1, vb.height())
+        x = [v for t in xs for v in (t, t)] + [v for _ in ys for v in (x0, x1)]
+        y = [v for _ in xs for v in (y0, y1)] + [v for t in ys for v in (t, t)]
+        self.grids[name].setData(np.array(x, dtype=float), np.array(y, dtype=float))
+
+
+def _grid_pen(theme):
+    colour = QColor(theme.text)
+    colour.setAlpha(40)
+    return pg.mkPen(colour)
+
+
+def _row_legend():
+    """A legend laid out by the plots' grid layout (a row above its plot), its entries side by
+    side; pyqtgraph's own would be anchored inside the view box, over the curves."""
+
+    class RowLegend(pg.LegendItem):
+        def updateSize(self):  # noqa: N802 - pyqtgraph's name
+            # The layout places it: ask for the room the entries need, do not move.
+            width = height = 0.0
+            for row in range(self.layout.rowCount()):
+                row_width = row_height = 0.0
+                for col in range(self.layout.columnCount()):
+                    item = self.layout.itemAt(row, col)
+                    if item:
+                        row_width += item.width() + 3
+                        row_height = max(row_height, item.height())
+                width, height = max(width, row_width), height + row_height
+            self.setMinimumHeight(max(height, 18))
+            self.setMaximumHeight(max(height, 18))
+            self.setMinimumWidth(0)
+            self.updateGeometry()
+
+    legend = RowLegend(colCount=3, labelTextSize="8pt", labelTextColor=themes.active().text)
+    legend.setMinimumHeight(18)
+    legend.setMaximumHeight(18)
+    return legend
+
+
+def _major_ticks(axis, low: float, high: float, pixels: float) -> list[float]:
+    if not pixels > 0 or not high > low:
+        return []
+    levels = axis.tickValues(low, high, pixels)
+    return [float(v) for v in levels[0][1]] if levels else []

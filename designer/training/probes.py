@@ -8,7 +8,7 @@ from engine.training.inspect import RunEvaluation as Evaluation, evaluate_run, f
 
 def evaluate(design, state: dict, bundle, sample_index: int, config: dict | None = None,
              batch: int = 256) -> Evaluation:
-    """Held-out evaluation: confusion matrix and accuracy on the validation set (with the run's
+    """Evaluation on the validation set: confusion matrix and accuracy (with the run's
     normalisation and loss from ``config``), and the top-5 prediction for one sample."""
     return evaluate_run(design, state, bundle, sample_index, config, batch)
 

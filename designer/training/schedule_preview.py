@@ -3,6 +3,7 @@ schedule (engine.training.schedule_math, which the trainer's LRSchedule uses), s
 exactly what training will do, and it draws at once, without torch."""
 from __future__ import annotations
 
+from designer import theme as themes
 from designer.deferred import Deferred, pg
 from engine.training import schedule_math
 from engine.training.config import TrainConfig
@@ -29,13 +30,14 @@ class SchedulePreview(Deferred):
         self._shown = None  # (x, y, title) last given
 
     def _build(self) -> None:
-        self.plot = pg.PlotWidget(background="w")
+        self.plot = pg.PlotWidget(background=themes.plot_background())
         self.plot.getPlotItem().hideButtons()
         self.plot.setLabel("bottom", "epoch")
         self.plot.setLabel("left", "LR")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
         self.curve = self.plot.plot(pen=pg.mkPen((52, 168, 83), width=2))
         self.plot.setMouseEnabled(x=False, y=False)
+        themes.style_plot_view(self.plot)
         self.body.addWidget(self.plot)
         if self._shown is not None:
             self._draw(*self._shown)

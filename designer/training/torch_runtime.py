@@ -99,6 +99,7 @@ class _TorchLoader(QObject):
             self._import_failed.emit(f"{type(exc).__name__}: {exc}")
         else:
             self._imported.emit(devices)
+            _warm_first_use()
 
     # The state changes and the public signals are emitted on the UI thread only, where
     # when_ready() reads the state and connects: no notification can slip between the two.
@@ -151,6 +152,40 @@ def when_ready(on_ready, on_failed=None) -> None:
     load.start_after_first_paint()
 
 
+# The warming below, once started, is waited for by a run's thread before it trains (see there).
+_first_use_warming = False
+_first_use_warmed = threading.Event()
+
+
+def _warm_first_use() -> None:
+    """What torch imports only when first used, imported here (after the panels are told torch
+    is ready, so Train is not held up) rather than in the first run: the first optimizer made
+    imports ``torch._dynamo`` and with it about 900 modules (sympy among them; 3 to 5 s on a
+    2-core machine). In the first run's thread that import held the GIL long enough to stall
+    the UI, and the objects it made, outside the frozen import, cost every later collection
+    after a run about 120 ms of UI thread (154,000 objects; measured with bench/ui_latency.py).
+    Frozen with the rest of torch's modules. A run started meanwhile waits for the end
+    (:func:`wait_for_first_use_imports`), so that none of its objects are frozen with them."""
+    global _first_use_warming
+    _first_use_warming = True
+    try:
+        with collector_paused(freeze=True):
+            import torch
+            torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    except Exception:  # noqa: BLE001 - only a head start: the first run imports it otherwise
+        log.debug("warming torch's first-use imports failed", exc_info=True)
+    finally:
+        _first_use_warmed.set()
+
+
+def wait_for_first_use_imports(timeout_s: float = 120.0) -> None:
+    """A run's thread, before it makes its model: wait while :func:`_warm_first_use` runs (its
+    freeze at the end would freeze the run's objects too, out of the collector's reach for good).
+    Returns at once if it has finished or never started (headless use, tests without the loader)."""
+    if _first_use_warming:
+        _first_use_warmed.wait(timeout_s)
+
+
 def _preload_native_libraries() -> None:
     """Load libtorch's shared libraries through ``dlopen`` called via ctypes, which releases the
     GIL for the call, in the order ``import torch`` loads them (its global dependencies with
@@ -183,4 +218,4 @@ def _preload_native_libraries() -> None:
         return
 
 
-__all__ = ["WARM_MODULES", "error", "is_ready", "loader", "when_ready"]
+__all__ = ["WARM_MODULES", "error", "is_ready", "loader", "wait_for_first_use_imports", "when_ready"]

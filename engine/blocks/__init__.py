@@ -7,14 +7,14 @@ analysis and compilation reuse the primitives they are made of.
 from __future__ import annotations
 
 from ..errors import UnknownBlockError
-from . import activations, composites, conv, norm, opaque, pooling, structure
+from . import activations, composites, conv, modern, norm, opaque, pooling, structure
 from .base import GLOBAL_RF, BlockSpec, Inference, Param, Port, ShapeProblem, SubGraph, Warn
 
 CATEGORIES = ("Structure", "Convolution", "Pooling", "Activation", "Normalization", "Regularization",
               "Composite")
 
 _REGISTRY: dict[str, BlockSpec] = {}
-for _module in (structure, conv, pooling, activations, norm, composites, opaque):
+for _module in (structure, conv, pooling, activations, norm, modern, composites, opaque):
     for _spec in _module.blocks():
         assert _spec.key not in _REGISTRY, _spec.key
         assert _spec.category in CATEGORIES, _spec.category

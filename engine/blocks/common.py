@@ -39,6 +39,10 @@ def out_size(n: int, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> 
 
 def spatial_out(what, spatial, k, s, p, d, ceil=False):
     """Output sizes of a sliding window, with the uneven-stride warning and collapse error."""
+    if not ceil:
+        sizes = _window_out(spatial, k, s, p, d)
+        if sizes is not None:
+            return sizes, ()
     outs, uneven = [], []
     for axis, (n, ki, si, pi, di) in enumerate(zip(spatial, k, s, p, d)):
         o = out_size(n, ki, si, pi, di, ceil)
@@ -71,6 +75,20 @@ def spatial_out(what, spatial, k, s, p, d, ceil=False):
         f"use an input size of {good} (or {good - si}), or change the padding"),)
 
 
+def _window_out(spatial, k, s, p, d):
+    """``spatial_out``'s sizes (floor mode) when nothing is wrong: every axis keeps an output
+    and every input row is seen (or the window is one pixel wide); None otherwise, for
+    ``spatial_out`` to say what. The common case, without building a message's parts."""
+    outs = []
+    for n, ki, si, pi, di in zip(spatial, k, s, p, d):
+        reach = di * (ki - 1)
+        o = (n + 2 * pi - reach - 1) // si + 1
+        if o <= 0 or (ki > 1 and pi + n - 1 > (o - 1) * si + reach):
+            return None
+        outs.append(o)
+    return tuple(outs)
+
+
 def check_divisible(what, channels, groups, role):
     if channels % groups:
         raise ShapeProblem(
@@ -83,8 +101,7 @@ def axes(value, nd):
     return ntuple(value, nd)
 
 
-def prod(values) -> int:
-    return math.prod(values)
+prod = math.prod  # the product of a shape's sizes (an alias, not a wrapper: it runs for every layer)
 
 
 # Parameter specs reused by several families --------------------------------------------

@@ -38,13 +38,19 @@ def conv_infer(nd: int):
 
     def infer(p, ins):
         (x,) = ins
-        expect_rank(x, nd + 1, what)
+        if len(x) != nd + 1:
+            expect_rank(x, nd + 1, what)
         c_in, spatial = x[0], x[1:]
-        k, s, d = axes(p["kernel"], nd), axes(p["stride"], nd), axes(p["dilation"], nd)
+        # One number per parameter is the common case: broadcast it here rather than by a call.
+        k, s, d, pad = p["kernel"], p["stride"], p["dilation"], p["padding"]
+        k = (k,) * nd if type(k) is int else axes(k, nd)
+        s = (s,) * nd if type(s) is int else axes(s, nd)
+        d = (d,) * nd if type(d) is int else axes(d, nd)
         groups, c_out = p["groups"], p["out_channels"]
-        check_divisible(what, c_in, groups, "input channels")
-        check_divisible(what, c_out, groups, "output channels")
-        pad, same = _padding(p, nd, what, s)
+        if c_in % groups or c_out % groups:
+            check_divisible(what, c_in, groups, "input channels")
+            check_divisible(what, c_out, groups, "output channels")
+        pad, same = ((pad,) * nd, False) if type(pad) is int else _padding(p, nd, what, s)
         if same:
             # PyTorch pads asymmetrically for even kernels; the size is kept either way.
             out, warns = spatial, ()
@@ -56,7 +62,7 @@ def conv_infer(nd: int):
         per_out = c_in // groups * prod(k)
         params = per_out * c_out + (c_out if p["bias"] else 0)
         macs = prod(out) * c_out * per_out
-        rf = tuple((di * (ki - 1) + 1, si) for ki, si, di in zip(k, s, d))
+        rf = tuple([(di * (ki - 1) + 1, si) for ki, si, di in zip(k, s, d)])
         return Inference((c_out, *out), params, 0, macs, rf, warns)
 
     return infer

@@ -16,6 +16,15 @@ def compose_rf(in_rfs, step, out_shape):
         return step if isinstance(step, tuple) else None
     if len(in_rfs) == 1:  # the common case, kept short: this runs for every node of a design
         return compose_one(in_rfs[0], step, len(out_shape))
+    if len(in_rfs) == 2 and step is None and len(out_shape) == 3:
+        # Add after a residual branch (images, element-wise): the widest field, the coarsest
+        # grid, written out (the general case below makes lists and generators for it).
+        first, second = in_rfs
+        if first and second and len(first) == 2 and len(second) == 2:
+            (s0, j0), (s1, j1) = first
+            (t0, k0), (t1, k1) = second
+            return ((s0 if s0 >= t0 else t0, j0 if j0 >= k0 else k0),
+                    (s1 if s1 >= t1 else t1, j1 if j1 >= k1 else k1))
     known = [r for r in in_rfs if r]
     if not known or len(out_shape) < 2:
         return None
@@ -23,13 +32,7 @@ def compose_rf(in_rfs, step, out_shape):
     if len(known) > 1:
         axes = len(base)
         if all(len(r) == axes for r in known):  # merge branches: the widest field, the coarsest grid
-            if len(known) == 2 and axes == 2:  # Add after a residual branch: written out
-                (s0, j0), (s1, j1) = base
-                (t0, k0), (t1, k1) = known[1]
-                base = ((s0 if s0 >= t0 else t0, j0 if j0 >= k0 else k0),
-                        (s1 if s1 >= t1 else t1, j1 if j1 >= k1 else k1))
-            else:
-                base = tuple((max(r[a][0] for r in known), max(r[a][1] for r in known)) for a in range(axes))
+            base = tuple((max(r[a][0] for r in known), max(r[a][1] for r in known)) for a in range(axes))
     return compose_one(base, step, len(out_shape))
 
 

@@ -96,7 +96,7 @@ def run_build(args) -> int:
         return 2
     report = analyze(design)
     print(f"{args.out}: {design.name}, {len(design.nodes)} nodes, {report.total_params:,} parameters, "
-          f"input {'×'.join(map(str, design.input_shape))}, {design.num_classes} classes")
+          f"input {'×'.join(map(str, design.input_shape or ()))}, {design.num_classes} classes")
     if design.notes.count("\n- "):
         print(design.notes.split("\n\n", 1)[1])
     return 0

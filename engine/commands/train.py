@@ -1,7 +1,9 @@
 """`train DESIGN.json --dataset NAME|PATH [options] [--config FILE] --out RUN_DIR`.
 
-Shows a progress bar on stderr (loss, accuracy, ETA), writes the run folder (metrics, checkpoints,
-final weights; see engine.training.rundir) and prints where. Ctrl-C stops after the current
+Shows tqdm progress bars on stderr when it is a terminal (epochs, and the epoch's batches with
+loss, accuracy, learning rate, rate and ETA; see engine.commands.progress) and one line per epoch,
+writes the run folder (metrics, checkpoints, final weights, TensorBoard event files with the
+optional extra; see engine.training.rundir) and prints where. Ctrl-C stops after the current
 batch, keeps a checkpoint and prints the command that resumes the run; a second Ctrl-C aborts
 at once. Options given on the command line override the config file. Every failure is one
 line saying what happened and what to do, never a traceback.
@@ -22,6 +24,8 @@ from pathlib import Path
 
 from ..errors import DesignFileError
 from ..persistence import load
+from ..training.run_folders import default_runs_dir
+from .progress import ProgressPrinter
 
 # command-line option → TrainConfig key (value None = not given, keep the file's or default)
 OPTIONS = [
@@ -39,7 +43,7 @@ OPTIONS = [
     ("--grad-clip", "grad_clip", float, "max gradient norm (0 = off)"),
     ("--val-fraction", "val_fraction", float, "share of the data held out for validation"),
     ("--seed", "seed", int, "random seed (split, initialisation, shuffling)"),
-    ("--device", "device", str, "auto, cpu, cuda, cuda:N or mps"),
+    ("--device", "device", str, "auto, cpu, cuda, cuda:N, mps or mps:0"),
     ("--early-stopping", "early_stopping_patience", int, "stop after this many epochs without improvement"),
     ("--overfit", "overfit_batches", int, "sanity check: train on this many fixed batches only"),
     ("--resume", "resume", str, "continue from a checkpoint (RUN_DIR/checkpoints/last.pt)"),
@@ -59,7 +63,15 @@ def add_parser(sub) -> None:
     p.add_argument("--freeze", nargs="+", default=None, metavar="NODE", help="node ids not to train")
     p.add_argument("--no-resize", dest="resize", action="store_false", default=None,
                    help="refuse (instead of resizing) samples whose size differs from the design's Input")
-    p.add_argument("--quiet", action="store_true", help="no progress bar, only epoch lines")
+    p.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train with N processes on this machine (torchrun: one per GPU, gloo on the CPU); "
+                        "the batch size stays the global one")
+    p.add_argument("--nnodes", type=int, default=1, metavar="M", help="machines taking part (with --rdzv-endpoint)")
+    p.add_argument("--rdzv-endpoint", default=None, metavar="HOST:PORT",
+                   help="the first machine's address, for runs over several machines")
+    p.add_argument("--node-rank", type=int, default=None, metavar="K", help="this machine's number (0 = the first)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars, only epoch lines (the default when "
+                   "stderr is not a terminal)")
     p.set_defaults(run=run)
 
 
@@ -72,6 +84,9 @@ def run(args) -> int:
         return _run(args)
     except KeyboardInterrupt:  # a second Ctrl-C, or one before training started
         run_dir = getattr(args, "_run_dir", None)
+        progress = getattr(args, "_progress", None)
+        if progress is not None:
+            progress.close()  # the bars off the screen before the last lines
         print("aborted", file=sys.stderr)
         if run_dir is not None and (run_dir / "checkpoints" / "last.pt").is_file():
             print(f"the last checkpoint is kept; resume with: {resume_command(args, run_dir)}", file=sys.stderr)
@@ -96,10 +111,24 @@ def _run(args) -> int:
     except ConfigError as e:
         print(f"Bad training configuration: {e}", file=sys.stderr)
         return 2
-    run_dir = Path(args.out) if args.out else Path("runs") / f"{_slug(design.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = Path(args.out) if args.out else default_runs_dir() / f"{_slug(design.name)}-{time.strftime('%Y%m%d-%H%M%S')}"
     args._run_dir = run_dir
-    progress = ProgressPrinter(sys.stderr, bar=not args.quiet and sys.stderr.isatty())
-    trainer = Trainer(design, config, on_event=progress, run_dir=run_dir)
+    progress = ProgressPrinter(sys.stderr, bar=False if args.quiet else None)  # bars only on a terminal
+    args._progress = progress
+    if args.nproc < 1 or args.nnodes < 1:
+        print("--nproc and --nnodes take 1 or more", file=sys.stderr)
+        return 2
+    if args.nproc > 1 or args.nnodes > 1:
+        from ..training.distributed import DistributedRun
+        try:
+            trainer = DistributedRun(design, config, run_dir, args.nproc, on_event=progress, nnodes=args.nnodes,
+                                     rdzv_endpoint=args.rdzv_endpoint, node_rank=args.node_rank)
+        except ValueError as e:
+            print(str(e), file=sys.stderr)
+            return 2
+    else:
+        trainer = Trainer(design, config, on_event=progress, run_dir=run_dir)
+    trainer.batch_size_advice = "try --batch-size {half}"  # the app's message names no flag
     interrupted = []
     previous = signal.signal(signal.SIGINT, _interrupt_handler(trainer, progress, lambda: interrupted.append(1)))
     try:
@@ -140,6 +169,11 @@ def resume_command(args, run_dir: Path) -> str:
         parts += ["--freeze", *args.freeze]
     if args.resize is False:
         parts.append("--no-resize")
+    for flag, key, default in (("--nproc", "nproc", 1), ("--nnodes", "nnodes", 1),
+                               ("--rdzv-endpoint", "rdzv_endpoint", None), ("--node-rank", "node_rank", None)):
+        value = getattr(args, key, default)
+        if value != default:
+            parts += [flag, str(value)]
     if args.quiet:
         parts.append("--quiet")
     return " ".join(shlex.quote(p) for p in parts)
@@ -149,6 +183,8 @@ def _interrupt_handler(trainer, progress, on_interrupt=None):
     """SIGINT: the first asks the trainer to stop after the batch, the second aborts."""
     def handler(signum, frame):
         if trainer.stop_requested:
+            if hasattr(trainer, "kill"):  # a distributed run: end its processes too
+                trainer.kill()
             raise KeyboardInterrupt
         progress.line("stopping after this batch (Ctrl-C again to abort)")
         if on_interrupt is not None:
@@ -159,64 +195,3 @@ def _interrupt_handler(trainer, progress, on_interrupt=None):
 
 def _slug(name: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name).strip("-") or "run"
-
-
-class ProgressPrinter:
-    """Turns training events into a one-line progress bar and an epoch summary per line."""
-
-    WIDTH = 24
-
-    def __init__(self, stream, bar: bool = True):
-        self.stream, self.bar = stream, bar
-        self.epochs = 0
-        self.error = None  # the last events.Error, for the exit code and the resume hint
-        self.started = False  # RunStarted seen: the run folder was written
-        self._open = False  # a bar is on the current line
-
-    def line(self, text: str) -> None:
-        if self._open:
-            self.stream.write("\r\033[K")
-            self._open = False
-        self.stream.write(text + "\n")
-        self.stream.flush()
-
-    def __call__(self, event) -> None:
-        from ..training import events as ev
-        if isinstance(event, ev.RunStarted):
-            self.started = True
-            self.epochs = event.epochs
-            resumed = f", resuming at epoch {event.start_epoch + 1}" if event.start_epoch else ""
-            self.line(f"device {event.device} ({event.device_note}); {event.train_size:,} training / "
-                      f"{event.val_size:,} validation samples; {event.trainable_params:,} trainable parameters"
-                      f"{resumed}")
-        elif isinstance(event, ev.BatchProgress) and self.bar:
-            filled = round(self.WIDTH * event.batch / max(1, event.batches))
-            text = (f"epoch {event.epoch + 1}/{self.epochs} [{'#' * filled}{'.' * (self.WIDTH - filled)}] "
-                    f"{event.batch}/{event.batches}  loss {event.loss:.4f}  acc {event.accuracy:.1%}  "
-                    f"{event.samples_per_second:,.0f}/s  ETA {_clock(event.eta)}")
-            self.stream.write("\r\033[K" + text)
-            self.stream.flush()
-            self._open = True
-        elif isinstance(event, ev.EpochEnd):
-            top5 = f"  top-5 {event.val_top5:.1%}" if event.val_top5 is not None else ""
-            mark = "  *best" if event.improved else ""
-            self.line(f"epoch {event.epoch + 1}/{self.epochs}  train loss {event.train_loss:.4f} "
-                      f"acc {event.train_accuracy:.1%}  val loss {event.val_loss:.4f} acc {event.val_accuracy:.1%}"
-                      f"{top5}  lr {event.lr:.3g}  {event.seconds:.1f}s{mark}")
-        elif isinstance(event, ev.Warning):
-            self.line(f"note: {event.message}")
-        elif isinstance(event, ev.Error):
-            self.error = event
-            self.line(f"error: {event.message}")
-        elif isinstance(event, ev.Finished):
-            if event.reason == "error" and self.error is not None and not event.epochs_done:
-                return  # the error line says it all
-            best = (f"; best val {event.best_value:.4g} at epoch {event.best_epoch}"
-                    if event.best_epoch is not None else "")
-            self.line(f"{event.reason} after {event.epochs_done} epoch(s) in {_clock(event.seconds)}{best}")
-
-
-def _clock(seconds: float) -> str:
-    seconds = int(max(0, seconds))
-    h, rest = divmod(seconds, 3600)
-    return f"{h}:{rest // 60:02d}:{rest % 60:02d}" if h else f"{rest // 60}:{rest % 60:02d}"

@@ -4,7 +4,8 @@ Flips, random crop (pad then crop), rotation, translation, rescale, shear, stret
 jitter (brightness, contrast, saturation). Every sample draws its own parameters from torch's
 global generator, which checkpoints save, so a resumed run sees the same augmentations.
 Images are float [N, C, H, W] in [0, 1] (before normalisation); 1-D signals [N, C, L] support
-flip, crop and translation.
+flip, crop and translation; 3-D volumes [N, C, D, H, W] flips only; tables [N, F] none (refused
+with a message, as the other unsupported ones are).
 """
 from __future__ import annotations
 
@@ -15,6 +16,19 @@ import torch
 from torch.nn import functional as F
 
 from .base import DatasetError
+
+# What each kind of sample can take, by the rank of its shape: a table (F,), a signal (C, L), an
+# image (C, H, W), a volume (C, D, H, W). A signal ignores the rest; a table or volume refuses it.
+SUPPORTED_BY_RANK: dict[int, frozenset[str]] = {
+    1: frozenset(),
+    2: frozenset({"hflip", "crop_padding", "translate"}),
+    4: frozenset({"hflip", "vflip"}),
+}
+
+
+def supported(input_shape) -> frozenset[str] | None:
+    """The augmentations that act on samples of ``input_shape`` (None: all of them, images)."""
+    return SUPPORTED_BY_RANK.get(len(tuple(input_shape)))
 
 
 @dataclass
@@ -58,8 +72,13 @@ class Augment:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if not self.active or x.numel() == 0:
             return x
+        if x.dim() == 2:
+            raise DatasetError("augmentation moves or recolours pixels, and a table's features have no "
+                               "neighbours or colour: turn the augmentations off to train on tabular data")
         if x.dim() == 3:
             return self._signal(x)
+        if x.dim() == 5:
+            return self._volume(x)
         if self.hflip:
             x = _flip_some(x, self.hflip, -1)
         if self.vflip:
@@ -70,6 +89,18 @@ class Augment:
             x = self._warp(x)
         if self.brightness or self.contrast or self.saturation:
             x = self._colour(x)
+        return x
+
+    def _volume(self, x):
+        """3-D volumes [N, C, D, H, W]: flips only (left-right, upside-down)."""
+        unsupported = sorted(k for k in self.to_dict() if k not in SUPPORTED_BY_RANK[4])
+        if unsupported:
+            raise DatasetError(f"for 3-D volumes only the flips are supported, not {', '.join(unsupported)}: turn "
+                               "those augmentations off")
+        if self.hflip:
+            x = _flip_some(x, self.hflip, -1)
+        if self.vflip:
+            x = _flip_some(x, self.vflip, -2)
         return x
 
     def _signal(self, x):

@@ -3,12 +3,14 @@ validation sets plus what a design and an exported script need to know about the
 
 Two kinds of sets exist. :class:`TensorSet` holds every sample in memory (the built-in and
 torchvision sets) and is batched by indexing, which is many times faster than collating single
-samples. Any other ``torch.utils.data.Dataset`` (image folders, CSV files) is batched by a
-``DataLoader`` with ``num_workers=0``: a GUI process must not fork.
+samples. Any other ``torch.utils.data.Dataset`` (image folders, CSV files) is decoded sample by
+sample, by the trainer in ``DataLoader`` worker processes started with ``spawn`` (a GUI process
+must not fork): the sets hold only paths and labels, so they pickle.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,9 +34,12 @@ class TensorSet(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.y)
 
-    def batch(self, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Float samples in [0, 1] (images) and labels for a tensor of indices."""
+    def batch(self, index: torch.Tensor, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float samples in [0, 1] (images) and labels for a tensor of indices; ``raw``: the samples
+        as stored (uint8 images stay uint8, for a transfer of a quarter of the bytes)."""
         x = self.x[index]
+        if raw:
+            return x, self.y[index]
         return (x.float().div_(255) if x.dtype == torch.uint8 else x.float()), self.y[index]
 
     def __getitem__(self, i):
@@ -52,8 +57,8 @@ class DatasetBundle:
     training part; they are applied batch-wise by the trainer (after augmentation)."""
 
     name: str
-    train: torch.utils.data.Dataset
-    val: torch.utils.data.Dataset
+    train: Any  # a torch Dataset with a length: TensorSet, a file set, or a Subset of one
+    val: Any
     input_shape: tuple[int, ...]
     classes: list[str]
     mean: list[float] = field(default_factory=list)
@@ -61,6 +66,7 @@ class DatasetBundle:
     source: dict = field(default_factory=dict)  # how to rebuild it: {"name": ..., "options": {...}}
     skipped: int = 0  # files that failed to decode
     adapted_from: tuple[int, ...] | None = None  # the samples' own shape when load() resized them to input_shape
+    feature_names: list[str] | None = None  # the columns of a table's samples (None: images, signals, volumes)
 
     @property
     def num_classes(self) -> int:
@@ -80,18 +86,37 @@ class DatasetBundle:
                 "num_classes": self.num_classes, "mean": [float(m) for m in self.mean],
                 "std": [float(s) for s in self.std], "train_size": len(self.train), "val_size": len(self.val),
                 "val_fraction": self.source.get("val_fraction", 0.2), "split_seed": self.source.get("seed", 0),
-                "source": self.source, "skipped_files": self.skipped}
+                "source": self.source, "skipped_files": self.skipped,
+                **({"features": list(self.feature_names)} if self.feature_names else {})}
 
 
-def fetch(dataset, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch of any dataset by indices (samples that fail to load are left out)."""
+def fetch(dataset, index: torch.Tensor, raw: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """A batch of any dataset by indices (samples that fail to load are left out). ``raw``: uint8
+    images stay uint8 (:func:`engine.training.devices.as_float` converts them on the device)."""
     if isinstance(dataset, TensorSet):
-        return dataset.batch(index)
-    items = [dataset[int(i)] for i in index]
+        return dataset.batch(index, raw)
+    items = [_item(dataset, int(i), raw) for i in index]
     items = [it for it in items if it is not None]
     if not items:
         return torch.empty(0), torch.empty(0, dtype=torch.long)
     return torch.stack([it[0] for it in items]), torch.tensor([int(it[1]) for it in items])
+
+
+def _item(dataset, i: int, raw: bool):
+    if raw:
+        base: Any = dataset
+        while isinstance(base, torch.utils.data.Subset):
+            base, i = base.dataset, int(base.indices[i])
+        if hasattr(base, "raw_item"):
+            return base.raw_item(i)
+    return dataset[i]
+
+
+def base_dataset(dataset):
+    """The dataset under any ``Subset`` wrappers (where decode failures are counted)."""
+    while isinstance(dataset, torch.utils.data.Subset):
+        dataset = dataset.dataset
+    return dataset
 
 
 def split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -120,11 +145,21 @@ def channel_stats(x: torch.Tensor, chunk: int = 4096) -> tuple[list[float], list
     return mean.tolist(), std.tolist()
 
 
+def same_values(have, want) -> bool:
+    """Shapes that differ only by a leading channel of 1, as a table's (F,) and a Conv1d's (1, F):
+    a reshape, not a resize."""
+    have, want = tuple(have), tuple(want)
+    return have != want and (have == (1, *want) or want == (1, *have))
+
+
 def adapt_tensor(x: torch.Tensor, input_shape: tuple[int, ...], chunk: int = 2048) -> torch.Tensor:
-    """Resize and convert channels of in-memory samples to ``input_shape`` (C, H, W) or (C, L).
-    Grey → colour repeats the channel; colour → grey averages; sizes use bilinear resizing."""
+    """Resize and convert channels of in-memory samples to ``input_shape`` (C, L), (C, H, W) or
+    (C, D, H, W). Grey → colour repeats the channel; colour → grey averages; sizes use (bi-,
+    tri-)linear resizing; a table's (F,) and (1, F) are the same values reshaped."""
     if tuple(x.shape[1:]) == tuple(input_shape):
         return x
+    if same_values(x.shape[1:], input_shape):
+        return x.reshape(len(x), *input_shape)
     if x.dim() - 1 != len(input_shape):
         raise DatasetError(f"the samples are {x.dim() - 2}-D {tuple(x.shape[1:])} but the design takes "
                            f"{len(input_shape) - 1}-D input {tuple(input_shape)}; no resize can fix that")
@@ -148,6 +183,6 @@ def _convert(x: torch.Tensor, input_shape) -> torch.Tensor:
                                "colour can be converted — change the Input block's channels")
     size = tuple(input_shape[1:])
     if tuple(x.shape[2:]) != size:
-        mode = "linear" if len(size) == 1 else "bilinear"
+        mode = {1: "linear", 2: "bilinear", 3: "trilinear"}[len(size)]
         x = F.interpolate(x, size=size, mode=mode, align_corners=False)
     return x.contiguous()

@@ -1,6 +1,7 @@
-"""Datasets that work offline: real handwritten digits bundled with the project, and two
+"""Datasets that work offline: real handwritten digits bundled with the project, and three
 procedural sets generated from a seed (shapes for translation invariance, 1-D signals for the
-time-delay-network idea of finding a pattern anywhere in a sequence)."""
+time-delay-network idea of finding a pattern anywhere in a sequence, 3-D volumes of spheres,
+cubes and rods for Conv3d designs)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -81,3 +82,38 @@ def signal(n: int = 3000, length: int = 64, seed: int = 0, noise: float = 0.35) 
     for i in range(n):
         x[i, start[i]:start[i] + 16] += gain[i] * patterns[labels[i]]
     return TensorSet(torch.from_numpy(x[:, None]), torch.from_numpy(labels)), SIGNAL_CLASSES
+
+
+VOLUME_CLASSES = ["sphere", "cube", "rod"]
+
+
+def volumes(n: int = 900, size: int | tuple[int, int, int] = 16, seed: int = 0,
+            noise: float = 0.08) -> tuple[TensorSet, list[str]]:
+    """Small 3-D volumes [1, D, H, W] holding one solid sphere, cube or rod at a random place,
+    size and orientation on a noisy background: what a Conv3d design can learn offline (the
+    orientation is what tells a rod from a cube seen edge-on in one slice)."""
+    d, h, w = (size, size, size) if isinstance(size, int) else tuple(size)
+    if n < 1 or min(d, h, w) < 8:
+        raise DatasetError(f"volumes need n ≥ 1 and a size of at least 8×8×8 (got n={n}, size={d}×{h}×{w})")
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(VOLUME_CLASSES), n)
+    side = min(d, h, w)
+    radius = rng.uniform(0.22, 0.4, n) * side
+    centre = np.stack([rng.uniform(radius, extent - radius) for extent in (d, h, w)], axis=1)  # [n, 3], inside
+    rotation = np.linalg.qr(rng.normal(size=(n, 3, 3)))[0]  # random orthonormal axes per sample
+    grid = np.mgrid[0:d, 0:h, 0:w].reshape(3, -1).T.astype(np.float32) + 0.5  # [V, 3] voxel centres
+    out = np.empty((n, 1, d, h, w), np.uint8)
+    for start in range(0, n, 128):  # bounded memory for large n
+        s = slice(start, min(n, start + 128))
+        offset = grid[None] - centre[s, None]  # [b, V, 3]
+        u = np.matmul(offset, rotation[s].transpose(0, 2, 1)) / radius[s, None, None]  # in the shape's own axes
+        along, across = np.abs(u[..., 0]), np.sqrt(u[..., 1] ** 2 + u[..., 2] ** 2)
+        masks = np.stack([(u * u).sum(-1) <= 1,
+                          np.abs(u).max(-1) <= 0.7,
+                          (along <= 1) & (across <= 0.32)])
+        b = s.stop - s.start
+        mask = masks[labels[s], np.arange(b)].astype(np.float32)  # [b, V]
+        brightness = rng.uniform(0.6, 1.0, (b, 1))
+        values = mask * brightness + rng.normal(0, noise, mask.shape)
+        out[s, 0] = (values.clip(0, 1) * 255).round().astype(np.uint8).reshape(b, d, h, w)
+    return TensorSet(torch.from_numpy(out), torch.from_numpy(labels)), VOLUME_CLASSES

@@ -4,7 +4,7 @@ under ``train/`` and ``val/``) or a CSV file of ``path,label`` rows.
 Files that cannot be decoded are skipped and counted, never fatal; a folder that does not have
 the expected layout gets an error that says what was found and what was expected. When no file
 at all can be decoded the error names one of them and the decoder's reason; a CSV that is a
-table of values rather than a list of images says so.
+table of values rather than a list of images is read by :mod:`.tabular` instead.
 """
 from __future__ import annotations
 
@@ -32,8 +32,13 @@ class FileImageSet(torch.utils.data.Dataset):
         return len(self.paths)
 
     def __getitem__(self, i):
+        item = self.raw_item(i)
+        return None if item is None else (item[0].float().div_(255), item[1])
+
+    def raw_item(self, i):
+        """``(uint8 [C, H, W], label)``, or None if the file fails to decode (then counted)."""
         try:
-            return decode(self.paths[i], self.input_shape), self.labels[i]
+            return decode_uint8(self.paths[i], self.input_shape), self.labels[i]
         except Exception as e:  # any decoder failure means "skip this file"
             self.failed.add(i)
             if self.first_failure is None:
@@ -42,15 +47,21 @@ class FileImageSet(torch.utils.data.Dataset):
 
 
 def decode(path: Path, input_shape) -> torch.Tensor:
+    """The image as float [C, H, W] in [0, 1]."""
+    return decode_uint8(path, input_shape).float().div_(255)
+
+
+def decode_uint8(path: Path, input_shape) -> torch.Tensor:
+    """The image as uint8 [C, H, W], converted to ``input_shape``'s channels and size."""
     from PIL import Image
     c, h, w = input_shape
-    with Image.open(path) as img:
-        img = img.convert("L" if c == 1 else "RGB")
+    with Image.open(path) as opened:
+        img = opened.convert("L" if c == 1 else "RGB")
         if img.size != (w, h):
-            img = img.resize((w, h), Image.BILINEAR)
+            img = img.resize((w, h), Image.Resampling.BILINEAR)
         arr = np.asarray(img, dtype=np.uint8)
-    x = torch.from_numpy(arr.copy()).float().div_(255)
-    x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1)
+    x = torch.from_numpy(arr.copy())
+    x = x.unsqueeze(0) if x.dim() == 2 else x.permute(2, 0, 1).contiguous()
     if x.shape[0] != c:  # RGB decoded for a design with 2 or 4+ channels
         raise DatasetError(f"cannot make {c} channels from an image")
     return x
@@ -115,7 +126,9 @@ def scan_folder(root: Path) -> tuple[list[Path], list[int], list[str]]:
         hint = f" (it holds {len(loose)} image(s) directly)" if loose else ""
         raise DatasetError(f"{root} has no class sub-folders{hint}; expected one sub-folder per class, "
                            f"e.g. {root}/cat/001.png and {root}/dog/001.png")
-    paths, labels, classes = [], [], []
+    paths: list[Path] = []
+    labels: list[int] = []
+    classes: list[str] = []
     for folder in folders:
         files = _images_in(folder)
         if files:
@@ -177,22 +190,38 @@ def _number(cell: str) -> bool:
         return False
 
 
+def names_images(path: Path, rows: list[list[str]], look: int = 200) -> bool:
+    """Does this CSV list image files (``path,label`` rows), rather than hold a table of values?"""
+    head = rows[:look]
+    if any(Path(r[0].strip()).suffix.lower() in IMAGE_SUFFIXES for r in head if r):
+        return True
+    return any((path.parent / r[0].strip()).is_file() for r in head[:20] if r and r[0].strip())
+
+
+def is_image_list(path: Path) -> bool:
+    """A CSV file whose first column names image files (else it is a table: engine.data.tabular)."""
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as f:
+            rows = [r for _, r in zip(range(200), csv.reader(f)) if r and any(c.strip() for c in r)]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return True  # scan_csv reports why it cannot be read
+    return names_images(Path(path), rows)
+
+
 def _refuse_tables(path: Path, rows: list[list[str]], look: int = 200) -> None:
     """A CSV whose first column names no image file is a table of values (features and a label,
-    say), which this program does not train on: say so instead of "no image could be decoded"."""
-    head = rows[:look]
-    if any(Path(r[0].strip()).suffix.lower() in IMAGE_SUFFIXES for r in head):
+    say): say so instead of "no image could be decoded"."""
+    if names_images(path, rows, look):
         return
-    if any((path.parent / r[0].strip()).is_file() for r in head[:20] if r[0].strip()):
-        return  # image files without a usual suffix: let the decoder judge them
+    head = rows[:look]
     cells = [c.strip() for r in head for c in r if c.strip()]
     numeric = cells and sum(_number(c) for c in cells) >= 0.8 * len(cells)
     columns = max(len(r) for r in rows)
     what = f"a table of {'numbers' if numeric else 'values'} ({len(rows)} row(s) of {columns} column(s), " \
            f"first row {','.join(rows[0])[:60]!r})"
-    raise DatasetError(f"{path} is a CSV file holding {what}, not a list of images. Training reads images: "
-                       f"give {FOLDER_FORMAT}, or {CSV_FORMAT}. Tabular data (one sample per row of values) is "
-                       "not supported; save each sample as an image file to train on it")
+    raise DatasetError(f"{path} is a CSV file holding {what}, not a list of images. Image files are read from "
+                       f"{FOLDER_FORMAT}, or {CSV_FORMAT}; a table of numeric features and a label column is read "
+                       "by engine.data.load (the app's CSV… choice)")
 
 
 def image_files(root: str | Path, input_shape=None, verify: bool = True):
@@ -224,7 +253,7 @@ def image_files(root: str | Path, input_shape=None, verify: bool = True):
     if len(shape) != 3:
         raise DatasetError(f"images are 2-D but the design takes input of shape {shape}")
     train = FileImageSet(paths, labels, shape)
-    val = FileImageSet(val_paths, val_labels, shape) if val_paths else None
+    val = FileImageSet(val_paths, val_labels or [], shape) if val_paths else None
     return train, val, classes, shape, skipped
 
 

@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import CompileError
 from ..graph import Design
 from ..lowering import INLINE, Lowered, Step, lower
 from ..names import class_name as class_name_of
+from . import layout
 from .render import CUSTOM_CLASSES, Expr, constructor_args, custom_sources, doc_literal, literal, render_call
+
+if TYPE_CHECKING:
+    from torch import nn
 
 _CHANNEL_ARGS = {"in_channels", "out_channels", "num_features", "num_channels", "c_in", "c_out",
                  "in_features", "out_features", "num_parameters"}
@@ -44,11 +49,13 @@ class Line:
     kind: str
     inputs: list[str]
     softmax: bool = False
+    call: str = ""  # the module called, when not ``self.<name>`` (``self.layer1[0]``, ``self.features``)
+    var: str = ""  # the variable it would be named after, when not ``name``
 
 
 @dataclass
 class Instance:
-    args: dict[str, list]  # local id -> constructor_args of a module, or nested Instance call
+    args: dict[str, Any]  # local id -> constructor_args of a module, or nested Instance call
     candidates: dict[str, object]  # parameter name -> value (in_channels, the block's params)
 
 
@@ -64,6 +71,7 @@ class CompositeClass:
     instances: list[Instance] = field(default_factory=list)
     arguments: dict[tuple[str, str], str] = field(default_factory=dict)  # (local, arg) -> parameter
     signature: list[str] = field(default_factory=list)
+    paths: dict[str, tuple[str, ...]] = field(default_factory=dict)  # local id -> path in the code (layout)
 
 
 class Generator:
@@ -79,6 +87,7 @@ class Generator:
             raise CodegenError(f"'{where}' is an opaque imported layer ({step.params.get('type')}); it has no "
                                "code to export — replace it with catalog blocks first")
         if step.inner is None:
+            assert step.spec.build is not None  # every block without an inside builds a module
             module = step.spec.build(step.params, step.input_shapes)
             if type(module) in CUSTOM_CLASSES:
                 self.custom.add(type(module))
@@ -216,17 +225,36 @@ class Generator:
         lines.append("    " + doc_literal(doc.split(". ")[0].rstrip(".") + "."))
         lines += ["", f"    def __init__(self{''.join(', ' + n for n in cls.signature)}):", "        super().__init__()"]
         instance = cls.instances[0]
+        texts = {}
         for local, member in cls.members.items():
             if isinstance(member, CompositeClass):
                 inner = instance.args[local][1]
                 names = {n: cls.arguments[(local, n)] for n in member.signature if (local, n) in cls.arguments}
-                lines.append(f"        self.{local} = {self.call(member, inner, names)}")
+                texts[local] = self.call(member, inner, names)
                 continue
             args = [(a, Expr(cls.arguments[(local, a)]) if (local, a) in cls.arguments else v, r, d)
                     for a, v, r, d in instance.args[local]]
-            lines.append(f"        self.{local} = {render_call(member, args)}")
-        lines += ["", *forward_source(cls.steps, cls.output, ["x" + str(i) for i in range(_arity(cls.steps))])]
+            texts[local] = render_call(cast("nn.Module", member), args)
+        lines += layout.render_members(cls.paths, texts)
+        steps = with_layout(cls.steps, cls.paths, [cls.output])
+        lines += ["", *forward_source(steps, cls.output, ["x" + str(i) for i in range(_arity(cls.steps))])]
         return "\n".join(lines)
+
+    def code_key(self, key: str, paths: dict, members: dict) -> str:
+        """Our state_dict key → the generated code's (see :mod:`engine.export.layout`)."""
+        def inner(name):
+            member = members[name]
+            member = member[0] if isinstance(member, tuple) else member
+            if not isinstance(member, CompositeClass):
+                return None
+            return member.paths, _inner_of(member)
+
+        def _inner_of(cls):
+            def look(name):
+                m = cls.members[name]
+                return (m.paths, _inner_of(m)) if isinstance(m, CompositeClass) else None
+            return look
+        return layout.code_key(key, paths, inner)
 
 
 
@@ -247,6 +275,34 @@ def _arity(steps: list[Line]) -> int:
     return max(used, default=0) + 1
 
 
+def with_layout(steps: list[Line], paths: dict, outputs: list[str]) -> list[Line]:
+    """The lines of forward calling each layer where the layout put it (``self.layer1[0]``); an
+    ``nn.Sequential`` whose layers follow one another in a chain is called whole
+    (``x = self.layer1(x)``), as torchvision's forward does."""
+    steps = [Line(s.name, s.kind, list(s.inputs), s.softmax,
+                  layout.access(paths[s.name]) if s.kind == "module" and s.name in paths else s.call, s.var)
+             for s in steps]
+    uses: dict[str, int] = {}
+    for s in steps:
+        for i in s.inputs:
+            uses[i] = uses.get(i, 0) + 1
+    for o in outputs:
+        uses[o] = uses.get(o, 0) + 1
+    for path, members in layout.chains(paths):
+        at = {s.name: i for i, s in enumerate(steps)}
+        if not all(m in at for m in members):
+            continue
+        first = at[members[0]]
+        run = steps[first:first + len(members)]
+        if [s.name for s in run] != members or any(s.kind != "module" for s in run) \
+                or any(b.inputs != [a.name] or uses.get(a.name) != 1 for a, b in zip(run, run[1:])):
+            continue
+        last = run[-1]
+        steps[first:first + len(members)] = [Line(last.name, "module", run[0].inputs, call=layout.access(path),
+                                                  var="_".join(path))]
+    return steps
+
+
 def forward_source(steps: list[Line], output, inputs: list[str], indent: str = "    ") -> list[str]:
     """The body of ``forward``. A chain of layers reuses its variable (``x = self.conv1(x)``); a
     value still needed later (a shortcut, a branch point) keeps it, and the next chain gets
@@ -258,6 +314,7 @@ def forward_source(steps: list[Line], output, inputs: list[str], indent: str = "
             pending[i] = pending.get(i, 0) + 1
     for o in outputs:
         pending[o] = pending.get(o, 0) + 1
+    uses = dict(pending)  # a value used more than once is a branch point: no branch takes its name
     var = {name: ("x" if len(inputs) == 1 else name) for name in inputs}
     lines = [f"{indent}def forward(self, {', '.join(var[i] for i in inputs)}):"]
     for s in steps:
@@ -272,17 +329,17 @@ def forward_source(steps: list[Line], output, inputs: list[str], indent: str = "
                 lines.append(f"{indent * 3}{args[0]} = torch.softmax({args[0]}, dim=1)")
             continue
         if s.kind == "module":
-            expr = f"self.{s.name}({', '.join(args)})"
+            expr = f"{s.call or 'self.' + s.name}({', '.join(args)})"
         elif s.kind == "add":
             expr = " + ".join(args)
         else:
             expr = f"torch.cat([{', '.join(args)}], dim=1)"
-        if len(args) == 1 and args[0] not in live:
-            target = args[0]
+        if len(args) == 1 and args[0] not in live and uses.get(s.inputs[0], 0) == 1:
+            target = args[0]  # the next layer of a chain
         elif "out" not in live:
             target = "out"
         else:
-            target = _var_name(re.sub(r"_conv$", "", s.name), live)
+            target = _var_name(re.sub(r"_conv$", "", s.var or s.name), live)
         var[s.name] = target
         lines.append(f"{indent * 2}{target} = {expr}")
     lines.append(f"{indent * 2}return {', '.join(var[o] for o in outputs)}")
@@ -297,36 +354,68 @@ def _var_name(name: str, live: set[str]) -> str:
     return name
 
 
+@dataclass
+class GeneratedCode:
+    source: str
+    class_name: str
+    code_key: Any  # (our state_dict key) -> the generated module's key (torchvision's names)
+
+    def state_dict(self, state: dict) -> dict:
+        """``state`` (the compiled model's) under the generated module's keys."""
+        return {self.code_key(k): v for k, v in state.items()}
+
+
 def python_source(design: Design, weights_file: str | None = None, standalone: bool = True) -> tuple[str, str]:
-    """``(source, class name)`` of the standalone module file for ``design``. Without
+    """``(source, class name)`` of the standalone module file for ``design`` (see :func:`generate`)."""
+    code = generate(design, weights_file, standalone)
+    return code.source, code.class_name
+
+
+def generate(design: Design, weights_file: str | None = None, standalone: bool = True,
+             extra: str = "", normalise_input: bool = False) -> GeneratedCode:
+    """The standalone module file for ``design``, and how its state_dict keys relate to the
+    compiled model's (layers nest as torchvision's do: :mod:`engine.export.layout`). Without
     ``standalone`` the module docstring and the ``__main__`` block are left out (the training
-    script embeds the rest)."""
+    script embeds the rest). ``extra`` is code put after the imports (the preprocessing of
+    :mod:`engine.export.preprocess`); ``normalise_input`` starts forward with its ``normalize``."""
     lowered = lower(design, error=CodegenError)
     gen = Generator(design)
     steps, members = gen.walk(lowered)
     for cls in _dependency_order(gen.classes.values()):
         gen.resolve_arguments(cls)
+        cls.paths = layout.nested_paths(list(cls.members))
     class_name = _top_class_name(design.name, {c.name for c in gen.classes.values()})
     body = [f"class {class_name}(nn.Module):", "    " + doc_literal(design.name + ".") if design.name else "", "",
             "    def __init__(self):", "        super().__init__()"]
-    for name, (member, frozen) in members.items():
-        text = gen.call(*member) if isinstance(member, tuple) else render_call(member)
-        body.append(f"        self.{name} = {text}")
+    paths = layout.sequential_paths(steps, {n: m for n, (m, _f) in members.items()}) \
+        or layout.nested_paths(list(members))
+    texts = {name: gen.call(*member) if isinstance(member, tuple) else render_call(member)
+             for name, (member, _frozen) in members.items()}
+    body += layout.render_members(paths, texts)
+    for name, (_member, frozen) in members.items():
         if frozen:
-            body.append(f"        self.{name}.requires_grad_(False)  # frozen in the design")
+            body.append(f"        {layout.access(paths[name])}.requires_grad_(False)  # {name}: frozen in the design")
     outputs = lowered.outputs
-    body += ["", *forward_source(steps, outputs if len(outputs) > 1 else outputs[0], lowered.inputs)]
+    steps = with_layout(steps, paths, list(outputs))
+    forward = forward_source(steps, outputs if len(outputs) > 1 else outputs[0], lowered.inputs)
+    if normalise_input:
+        if len(lowered.inputs) != 1:
+            raise CodegenError("the normalisation can be put inside models with one Input only")
+        forward.insert(1, "        x = normalize(x)  # the trainer's normalisation, inside the model: raw [0, 1] input")
+    body += ["", *forward]
     shapes = [tuple(s.params["shape"]) for s in lowered.steps if s.kind == "input"]
-    docstring, imports = _header(design, class_name, weights_file, shapes)
+    docstring, imports = _header(design, class_name, weights_file, shapes, bool(extra))
     footer = _footer(class_name, len(shapes))
     header = docstring + imports
     if not standalone:
         header = imports
         footer = footer[:footer.index('if __name__ == "__main__":')]
-    parts = [header, custom_sources(gen.custom)]
+    parts = [header, extra, custom_sources(gen.custom)]
     parts += [gen.class_source(c) + "\n" for c in _dependency_order(gen.classes.values())]
     parts += ["\n".join(line for line in body if line is not None) + "\n", footer]
-    return "\n\n".join(p.rstrip("\n") + "\n" for p in parts if p), class_name
+    source = "\n\n".join(p.rstrip("\n") + "\n" for p in parts if p)
+    top = {n: m for n, (m, _f) in members.items()}
+    return GeneratedCode(source, class_name, lambda key: gen.code_key(key, paths, top))
 
 
 def _top_class_name(design_name: str, composite_names: set[str]) -> str:
@@ -351,7 +440,8 @@ def _dependency_order(classes) -> list[CompositeClass]:
     return done
 
 
-def _header(design: Design, class_name: str, weights_file: str | None, shapes) -> tuple[str, str]:
+def _header(design: Design, class_name: str, weights_file: str | None, shapes,
+            preprocessing: bool = False) -> tuple[str, str]:
     """``(module docstring, imports and constants)``. The design's name and the weights' file name are
     text from outside: they go into the docstring escaped (:func:`doc_literal`), never raw."""
     weights = weights_file or "weights.pt"
@@ -364,6 +454,18 @@ Standalone: this file needs only PyTorch.
     load_weights(model, {weights!r})
     model.eval()
     prediction = model({example})
+"""
+    if preprocessing:
+        doc = f"""{design.name}: a PyTorch model exported by Network Designer.
+
+Standalone: this file needs only PyTorch.
+
+    model = build({weights!r}).eval()
+    scores = model(preprocess(images))   # images: uint8, or float in [0, 1]; see preprocess
+    names = [CLASSES[i] for i in scores.argmax(1)] if CLASSES else scores.argmax(1)
+
+preprocess scales and normalises the input as the trainer did (MEAN, STD below); a model fed
+unnormalised input gives wrong predictions.
 """
     return doc_literal(doc), f'''
 import torch

@@ -17,13 +17,21 @@ from ..compile import compile_design
 from ..errors import EngineError
 from ..graph import Design
 from ..persistence import atomic_write_text, save
-from .codegen import python_source
+from .codegen import generate
+from .preprocess import Normalized, Preprocessing
 from .render import doc_escape
 from .weights import load_bundle, read_pt, save_pt, save_safetensors
 
 FORMATS = ("bundle", "pt", "python", "onnx", "pt2", "script")
-TOLERANCE = {"onnx": 1e-4}
-DEFAULT_TOLERANCE = 1e-5
+# (atol, rtol) per format for float32 outputs; an element passes when
+# |exported - in-app| <= max(atol, rtol * |in-app|), as torch.testing.assert_close but with the max of
+# the two bounds. The default is torch's for float32 (atol 1e-5, rtol 1.3e-6, about 11 float32 ulps):
+# a reload of the same weights through PyTorch runs the same kernels. onnxruntime runs other kernels
+# (other summation orders, fused convolutions): its rounding grows with the size of the sums, so
+# it gets 10x the absolute bound and ~84 ulps of relative bound, still far below any real error (a
+# wrong weight or a wrong layer changes outputs by percents).
+TOLERANCE = {"onnx": (1e-4, 1e-5)}
+DEFAULT_TOLERANCE = (1e-5, 1.3e-6)
 TEMPLATE = Path(__file__).resolve().parents[2] / "resources" / "export" / "train_script.py.in"
 BUILTIN_DATA = ("digits", "shapes", "signal")
 MAX_SAMPLES = 1_000_000  # of a generated dataset embedded in a training script
@@ -44,78 +52,178 @@ class ExportResult:
     format: str
     files: list[Path]
     max_abs_diff: float
-    tolerance: float
+    tolerance: float  # the absolute tolerance (atol)
     notes: list[str] = field(default_factory=list)
+    weights_origin: str | None = None  # e.g. "freshly initialised from seed 0 — untrained"; None: given weights
+    max_rel_diff: float = 0.0  # max |difference| / |in-app output| over the elements where that is not 0
+    rtol: float = 0.0
+    within_tolerance: bool | None = None  # the elementwise verdict; None: max_abs_diff <= tolerance
 
     @property
     def verified(self) -> bool:
+        if self.within_tolerance is not None:
+            return self.within_tolerance
         return self.max_abs_diff <= self.tolerance
 
-    def summary(self) -> str:
+    def verification(self) -> str:
+        """The verdict with both differences and the tolerances used (CLI, Export dialog, gpu-check)."""
         verdict = "verified" if self.verified else "MISMATCH"
-        return (f"{self.format}: wrote {', '.join(str(f) for f in self.files)}\n"
-                f"{verdict}: max |difference| from the in-app model = {self.max_abs_diff:.3g} "
-                f"(tolerance {self.tolerance:g})")
+        return (f"{verdict}: max |difference| from the in-app model = {self.max_abs_diff:.3g}, "
+                f"max relative difference = {self.max_rel_diff:.3g} "
+                f"(tolerance per element: max(atol {self.tolerance:g}, rtol {self.rtol:g} × |in-app output|))")
+
+    def summary(self) -> str:
+        origin = f"weights: {self.weights_origin}\n" if self.weights_origin else ""
+        return f"{origin}{self.format}: wrote {', '.join(str(f) for f in self.files)}\n{self.verification()}"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    max_abs: float
+    max_rel: float
+    ok: bool
+
+    def __or__(self, other: Comparison) -> Comparison:
+        return Comparison(max(self.max_abs, other.max_abs), max(self.max_rel, other.max_rel), self.ok and other.ok)
 
 
 Progress = Callable[[float, str], None]
 Runner = Callable[[tuple], torch.Tensor]
 
 
+def untrained_note(seed: int) -> str:
+    return f"freshly initialised from seed {seed} — untrained"
+
+
+def fresh_weights(design: Design, seed: int) -> tuple[Design, dict]:
+    """``(design, state_dict)`` with the weights a fresh compile gives under ``torch.manual_seed(seed)``
+    (the global random state is left as it was)."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return design, compile_design(design).state_dict()
+
+
+BAKE_FORMATS = ("python", "onnx", "pt2")  # formats that can carry the normalisation inside the model
+
+
 def export(design: Design, model_or_state_dict, fmt: str, out, progress: Progress | None = None,
-           data: dict | None = None, train_config: dict | None = None) -> ExportResult:
+           data: dict | None = None, train_config: dict | None = None,
+           weights_origin: str | None = None, bake_normalisation: bool = False) -> ExportResult:
     """Write ``design`` with its weights in format ``fmt`` at ``out`` and verify it.
 
     ``model_or_state_dict`` is the trained module (compiled from ``design``) or its state_dict.
     ``progress(fraction, message)`` is called along the way (from the calling thread). ``data``
     (a run's data.json) and ``train_config`` are used by the training-script format.
+    ``weights_origin`` says where the weights come from when they are not trained ones (see
+    :func:`untrained_note`); it is written into the export's metadata and its summary.
+
+    The input shape, normalisation and class names (from ``data``, see
+    :mod:`engine.export.preprocess`) go into every format. ``bake_normalisation`` puts the
+    normalisation inside the exported model (python, onnx, pt2), which then takes raw [0, 1]
+    input; it is verified on such input against the in-app model on normalised input.
     """
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    pre = Preprocessing.of(design, data, train_config, untrained=weights_origin is not None, baked=bake_normalisation)
+    if bake_normalisation and fmt not in BAKE_FORMATS:
+        raise ExportError(f"the normalisation can be put inside the model for {', '.join(BAKE_FORMATS)} exports, "
+                          f"not {fmt} (its metadata and README say how to normalise)")
+    if bake_normalisation and not pre.normalises:
+        raise ExportError("there is no normalisation to put inside the model: " + pre.sentence())
     report = progress or (lambda fraction, message: None)
     report(0.0, "compiling the design")
     model = compile_design(design)
     state = model_or_state_dict.state_dict() if isinstance(model_or_state_dict, nn.Module) else model_or_state_dict
     model.load_state_dict(state)
     model.eval()
-    example = _example(design, batch=2)
+    # baked: the exported model takes raw [0, 1] input and must equal the in-app model on that
+    # input normalised as the trainer did
+    reference_model = Normalized(model, pre.mean, pre.std).eval() if pre.baked else model
+    example = _example(design, batch=2, raw=pre.baked)
     with torch.no_grad():
-        reference = model(*example)
+        reference = reference_model(*example)
     out = Path(out)
     writer = WRITERS[fmt]
     report(0.1, f"writing {fmt}")
     if fmt == "script":
-        files, rerun, notes = writer(design, model, out, example, data=data, train_config=train_config)
+        files, rerun, notes = writer(design, model, out, example, data=data, train_config=train_config,
+                                     origin=weights_origin, pre=pre)
     else:
-        files, rerun, notes = writer(design, model, out, example)
+        files, rerun, notes = writer(design, model, out, example, origin=weights_origin, pre=pre)
+    files.append(_readme(design, fmt, out, files, pre, weights_origin))
     report(0.7, "reloading what was written to verify it")
-    diff = _max_diff(reference, rerun(example))
+    atol, rtol = TOLERANCE.get(fmt, DEFAULT_TOLERANCE)
+    found = _compare(reference, rerun(example), atol, rtol)
     if fmt in ("onnx", "pt2") and DYNAMIC_NOTE in notes:
         # The batch axis is dynamic: check another batch size too.
-        other = _example(design, batch=3, seed=1)
+        other = _example(design, batch=3, seed=1, raw=pre.baked)
         with torch.no_grad():
-            diff = max(diff, _max_diff(model(*other), rerun(other)))
+            found = found | _compare(reference_model(*other), rerun(other), atol, rtol)
     report(1.0, "done")
-    return ExportResult(out, fmt, files, diff, TOLERANCE.get(fmt, DEFAULT_TOLERANCE), notes)
+    notes = [*notes, pre.sentence()]
+    return ExportResult(out, fmt, files, found.max_abs, atol, notes, weights_origin, found.max_rel, rtol, found.ok)
 
 
-def _example(design: Design, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+def _example(design: Design, batch: int, seed: int = 0, raw: bool = False) -> tuple[torch.Tensor, ...]:
+    """Inputs to compare on: normal samples, or uniform in [0, 1] (``raw``, for a model that normalises)."""
     gen = torch.Generator().manual_seed(seed)
-    return tuple(torch.randn(batch, *n.params["shape"], generator=gen) for n in design.input_nodes())
+    draw = torch.rand if raw else torch.randn
+    return tuple(draw(batch, *n.params["shape"], generator=gen) for n in design.input_nodes())
 
 
-def _max_diff(a, b) -> float:
-    a = a if isinstance(a, (tuple, list)) else (a,)
-    b = b if isinstance(b, (tuple, list)) else (b,)
+def _readme(design: Design, fmt: str, out: Path, files: list[Path], pre: Preprocessing, origin) -> Path:
+    """README.md in a folder export, ``<name>.README.md`` beside a file: the input the model
+    takes (shape, normalisation), its classes, and how to load it."""
+    path = out / "README.md" if fmt in ("script",) or (fmt == "bundle" and out.suffix != ".safetensors") \
+        else out.with_suffix(".README.md")
+    names = [f.name for f in files] + [path.name]
+    atomic_write_text(path, pre.readme(design.name, fmt, names, _usage(fmt, out, pre), origin))
+    return path
+
+
+def _usage(fmt: str, out: Path, pre: Preprocessing) -> str:
+    x = "x"
+    what = ("# x: a batch of raw [0, 1] input (the model normalises)\n" if pre.baked else
+            "# x: a batch normalised as above\n" if pre.normalises else "")
+    name = out.name
+    return {
+        "bundle": f"from safetensors.torch import load_file\nstate = load_file({str(out / 'weights.safetensors') if out.suffix != '.safetensors' else name!r})"
+                  "\n# or, in Network Designer: engine.export.load_bundle(path) -> (design, state)",
+        "pt": f"import torch\nstate = torch.load({name!r}, weights_only=True)  # the state_dict of {out.with_suffix('.design.json').name}",
+        "python": f"from {out.stem if out.stem.isidentifier() else 'model'} import build, preprocess, CLASSES\n"
+                  f"model = build({out.with_suffix('.pt').name!r}).eval()\nscores = model(preprocess(images))",
+        "onnx": f"{what}import onnxruntime\nsession = onnxruntime.InferenceSession({name!r})\n"
+                f"scores = session.run(None, {{session.get_inputs()[0].name: {x}.numpy()}})[0]",
+        "pt2": f"{what}import torch\nmodel = torch.export.load({name!r}).module()\nscores = model({x})",
+        "script": "# torchrun --standalone --nproc_per_node=N train.py   (train.py normalises with data.json)",
+    }[fmt]
+
+
+def _compare(reference, got, atol: float, rtol: float) -> Comparison:
+    """Elementwise ``|got - reference| <= max(atol, rtol * |reference|)`` over every output, with
+    the largest absolute and relative differences. Another structure or shape, or a NaN or
+    infinity that is not in the reference at the same place, fails."""
+    a = reference if isinstance(reference, (tuple, list)) else (reference,)
+    b = got if isinstance(got, (tuple, list)) else (got,)
     if len(a) != len(b):
-        return float("inf")
-    diffs = []
+        return Comparison(float("inf"), float("inf"), False)
+    result = Comparison(0.0, 0.0, True)
     for x, y in zip(a, b):
         y = torch.as_tensor(y)
         if tuple(x.shape) != tuple(y.shape):
-            return float("inf")
-        diffs.append((x.detach().float() - y.detach().float()).abs().max().item() if x.numel() else 0.0)
-    return max(diffs, default=0.0)
+            return Comparison(float("inf"), float("inf"), False)
+        if not x.numel():
+            continue
+        x, y = x.detach().double(), y.detach().double()
+        same_special = (x == y) | (torch.isnan(x) & torch.isnan(y))  # equal infinities, NaN where NaN
+        diff = torch.where(same_special, torch.zeros_like(x), (x - y).abs())
+        diff = torch.nan_to_num(diff, nan=float("inf"))
+        bound = torch.maximum(torch.full_like(x, atol), rtol * x.abs())
+        bound = torch.where(torch.isfinite(x), bound, torch.zeros_like(x))  # an infinity must be matched
+        nonzero = x != 0
+        relative = (diff[nonzero] / x[nonzero].abs()).max().item() if nonzero.any() else 0.0
+        result = result | Comparison(diff.max().item(), relative, bool((diff <= bound).all()))
+    return result
 
 
 def _state(model: nn.Module) -> dict:
@@ -124,16 +232,17 @@ def _state(model: nn.Module) -> dict:
 
 # -- writers -----------------------------------------------------------------------------
 
-def write_bundle(design, model, out: Path, example):
+def write_bundle(design, model, out: Path, example, origin=None, pre: Preprocessing | None = None):
     """A folder with design.json and weights.safetensors (design also in its metadata); a path
     ending in .safetensors writes just that self-contained file."""
     if out.suffix == ".safetensors":
         out.parent.mkdir(parents=True, exist_ok=True)
-        files = [save_safetensors(_state(model), out, design)]
+        files = [save_safetensors(_state(model), out, design, origin, _meta(pre))]
     else:
         out.mkdir(parents=True, exist_ok=True)
         save(design, out / "design.json")
-        files = [out / "design.json", save_safetensors(_state(model), out / "weights.safetensors", design)]
+        files = [out / "design.json",
+                 save_safetensors(_state(model), out / "weights.safetensors", design, origin, _meta(pre))]
 
     def rerun(x):
         loaded_design, state = load_bundle(out)
@@ -141,13 +250,41 @@ def write_bundle(design, model, out: Path, example):
     return files, rerun, []
 
 
-def write_pt(design, model, out: Path, example):
-    """A plain state_dict (tensors only, loads with weights_only=True) plus the design beside it."""
+def _meta(pre: Preprocessing | None) -> dict[str, str]:
+    return pre.metadata() if pre else {}
+
+
+def write_pt(design, model, out: Path, example, origin=None, pre: Preprocessing | None = None):
+    """A plain state_dict (tensors only, loads with weights_only=True) plus the design beside it,
+    ``<name>.preprocessing.json`` (a state_dict has no metadata) and, for untrained weights, a
+    ``<name>.weights.txt`` saying so."""
     out.parent.mkdir(parents=True, exist_ok=True)
     design_file = out.with_suffix(".design.json")
     save(design, design_file)
     files = [save_pt(_state(model), out), design_file]
+    if pre:
+        files.append(out.with_suffix(".preprocessing.json"))
+        atomic_write_text(files[-1], json.dumps(pre.as_dict(), indent=2, ensure_ascii=False) + "\n")
+    if origin:
+        files.append(_origin_file(out, origin))
     return files, lambda x: _run_compiled(design, read_pt(out), x), []
+
+
+def _origin_file(weights: Path, origin: str) -> Path:
+    path = weights.with_suffix(".weights.txt")
+    atomic_write_text(path, f"weights: {origin}\n")
+    return path
+
+
+def _origin_comment(source: str, origin: str | None) -> str:
+    """The generated source with a first comment saying the weights are untrained."""
+    if not origin:
+        return source
+    return f"# weights: {_one_line(origin)}\n" + source
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _run_compiled(design: Design, state: dict, x) -> torch.Tensor:
@@ -157,13 +294,15 @@ def _run_compiled(design: Design, state: dict, x) -> torch.Tensor:
         return model.eval()(*x)
 
 
-def write_python(design, model, out: Path, example):
-    """One standalone .py file and the weights it loads (``<name>.pt`` beside it)."""
+def write_python(design, model, out: Path, example, origin=None, pre: Preprocessing | None = None):
+    """One standalone .py file (with ``preprocess`` and the input's facts) and the weights it
+    loads (``<name>.pt`` beside it)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     weights = out.with_suffix(".pt")
-    source, class_name = python_source(design, weights.name)
-    atomic_write_text(out, source)
-    save_pt(_state(model), weights)
+    code = generate(design, weights.name, extra=pre.python() if pre else "", normalise_input=bool(pre and pre.baked))
+    source, class_name = code.source, code.class_name
+    atomic_write_text(out, _origin_comment(source, origin))
+    save_pt(code.state_dict(_state(model)), weights)  # under the code's (torchvision's) names
 
     def rerun(x):
         module = _exec_module(out.read_text(), "exported_model", out)
@@ -180,7 +319,7 @@ def _exec_module(source: str, name: str, path: Path) -> types.ModuleType:
     return module
 
 
-def write_onnx(design, model, out: Path, example):
+def write_onnx(design, model, out: Path, example, origin=None, pre: Preprocessing | None = None):
     try:
         import onnx  # noqa: F401
         import onnxruntime
@@ -191,12 +330,15 @@ def write_onnx(design, model, out: Path, example):
             "`pip install 'network-designer[onnx]'` or `pip install onnx onnxscript onnxruntime`.") from None
     out.parent.mkdir(parents=True, exist_ok=True)
     names = [f"input_{i}" if len(example) > 1 else "input" for i in range(len(example))]
+    if pre and pre.baked:
+        model = Normalized(model, pre.mean, pre.std).eval()
 
     def make(dynamic):
         return torch.onnx.export(model, example, None, dynamo=True, input_names=names, output_names=["output"],
                                  dynamic_shapes=_batch_axes(example) if dynamic else None, verbose=False)
     program, note = _dynamic_or_fixed(make, example)
     program.save(str(out))
+    _onnx_metadata(out, {**_meta(pre), **({"weights": origin} if origin else {})})
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
 
     def rerun(x):
@@ -204,6 +346,15 @@ def write_onnx(design, model, out: Path, example):
         outs = session.run(None, feeds)
         return torch.from_numpy(outs[0]) if len(outs) == 1 else tuple(torch.from_numpy(o) for o in outs)
     return [out], rerun, [note]
+
+
+def _onnx_metadata(path: Path, values: dict[str, str]) -> None:
+    import onnx
+    proto = onnx.load(str(path))
+    for key, value in values.items():
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    onnx.save(proto, str(path))
 
 
 def _batch_axes(example):
@@ -224,12 +375,17 @@ def _dynamic_or_fixed(make, example):
             raise ExportError(f"torch.export cannot capture this model: {e2}") from None
 
 
-def write_pt2(design, model, out: Path, example):
+def write_pt2(design, model, out: Path, example, origin=None, pre: Preprocessing | None = None):
     out.parent.mkdir(parents=True, exist_ok=True)
+    if pre and pre.baked:
+        model = Normalized(model, pre.mean, pre.std).eval()
+    extra = {"preprocessing.json": json.dumps(pre.as_dict(), ensure_ascii=False)} if pre else {}
+    if origin:
+        extra["weights.txt"] = origin
     program, note = _dynamic_or_fixed(
         lambda dynamic: torch.export.export(model, example, dynamic_shapes=_batch_axes(example) if dynamic else None),
         example)
-    torch.export.save(program, str(out))
+    torch.export.save(program, str(out), extra_files=extra or None)
 
     def rerun(x):
         loaded = torch.export.load(str(out)).module()
@@ -238,7 +394,8 @@ def write_pt2(design, model, out: Path, example):
     return [out], rerun, [note, "load with torch.export.load(path).module()"]
 
 
-def write_script(design, model, out: Path, example, data: dict | None = None, train_config: dict | None = None):
+def write_script(design, model, out: Path, example, data: dict | None = None, train_config: dict | None = None,
+                 origin=None, pre: Preprocessing | None = None):
     """A folder: train.py (model code + DDP training loop), design.json, data.json, train_config.json,
     weights.pt and, for built-in data, the samples as dataset.pt."""
     if len(design.input_nodes()) != 1:
@@ -252,18 +409,21 @@ def write_script(design, model, out: Path, example, data: dict | None = None, tr
     data_file = _write_data(data, out)
     if data_file:
         files.append(data_file)
-    model_code, class_name = python_source(design, "weights.pt", standalone=False)
+    code = generate(design, "weights.pt", standalone=False)
+    model_code, class_name = code.source, code.class_name
     source = fill_template(TEMPLATE.read_text(), {
         "NAME": doc_escape(design.name),  # it sits in the docstring: escaped, never raw
         "MODEL_CLASS": class_name,
         "MODEL_CODE": model_code.rstrip() + "\n"})
-    atomic_write_text(out / "train.py", source)
+    atomic_write_text(out / "train.py", _origin_comment(source, origin))
     save(design, out / "design.json")
     atomic_write_text(out / "data.json", json.dumps(data, indent=2) + "\n")
     config = {k: v for k, v in (train_config or {}).items()
               if k in ("epochs", "batch_size", "optimizer", "lr", "momentum", "weight_decay", "seed", "max_steps")}
     atomic_write_text(out / "train_config.json", json.dumps(config, indent=2) + "\n")
-    save_pt(_state(model), out / "weights.pt")
+    save_pt(code.state_dict(_state(model)), out / "weights.pt")  # the keys train.py's model has
+    if origin:
+        files.append(_origin_file(out / "weights.pt", origin))
 
     def rerun(x):
         module = _exec_module((out / "train.py").read_text(), "exported_train", out / "train.py")
@@ -323,7 +483,8 @@ def _write_data(data: dict, out: Path) -> Path | None:
     return path
 
 
-WRITERS = {"bundle": write_bundle, "pt": write_pt, "python": write_python, "onnx": write_onnx,
+WRITERS: dict[str, Callable[..., tuple]] = {"bundle": write_bundle, "pt": write_pt, "python": write_python, "onnx": write_onnx,
            "pt2": write_pt2, "script": write_script}
 
-__all__ = ["FORMATS", "ExportResult", "ExportError", "MissingDependencyError", "export"]
+__all__ = ["FORMATS", "BAKE_FORMATS", "ExportResult", "ExportError", "MissingDependencyError", "export", "fresh_weights",
+           "untrained_note"]

@@ -8,6 +8,7 @@ so one table of exceptions (below) covers every module of the catalog.
 from __future__ import annotations
 
 import inspect
+from typing import cast
 
 from torch import nn
 
@@ -22,14 +23,16 @@ _SPECIAL = {
 _SKIP = {"device", "dtype", "inplace", "return_indices"}
 
 # Modules of the catalog that PyTorch does not have; the code exporter copies their source.
-CUSTOM_CLASSES = (custom.SeparableConv, custom.GlobalPool, custom.Maxout, custom.Step)
+CUSTOM_CLASSES = (custom.SeparableConv, custom.GlobalPool, custom.Maxout, custom.Step, custom.Multiply,
+                  custom.ChannelShuffle, custom.ChannelChunk, custom.ChannelLayerNorm, custom.LayerScale,
+                  custom.StochasticDepth)
 
 
 def constructor_args(module: nn.Module) -> list[tuple[str, object, bool, object]]:
     """``(name, value, required, default)`` for each constructor argument of ``module``."""
     cls = type(module)
     if cls is custom.SeparableConv:
-        dw, pw = module.depthwise, module.pointwise
+        dw, pw = cast(nn.Conv2d, module.depthwise), cast(nn.Conv2d, module.pointwise)
         values = [("c_in", dw.in_channels), ("c_out", pw.out_channels), ("kernel", dw.kernel_size),
                   ("stride", dw.stride), ("padding", dw.padding), ("dilation", dw.dilation),
                   ("multiplier", dw.out_channels // dw.in_channels), ("bias", dw.bias is not None)]

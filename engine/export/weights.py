@@ -26,11 +26,16 @@ class WeightsFileError(EngineError):
     """A weights file that cannot be used; the message says why and what to do."""
 
 
-def save_safetensors(state_dict: dict, path, design: Design | None = None) -> Path:
+def save_safetensors(state_dict: dict, path, design: Design | None = None, origin: str | None = None,
+                     extra: dict[str, str] | None = None) -> Path:
+    """``origin``, when given, says where untrained weights come from (metadata ``weights``);
+    ``extra`` adds metadata entries (the preprocessing)."""
     from safetensors.torch import save
-    metadata = {"format": METADATA_FORMAT}
+    metadata = {**(extra or {}), "format": METADATA_FORMAT}
     if design is not None:
         metadata["design"] = dumps(design)
+    if origin:
+        metadata["weights"] = origin
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in state_dict.items()}
     atomic_write_bytes(Path(path), save(tensors, metadata=metadata))
     return Path(path)
@@ -152,8 +157,47 @@ def load_bundle(path, design: Design | None = None) -> tuple[Design, dict]:
     if design is None:
         raise WeightsFileError(f"{path.name} has weights but no design: put the design file beside it "
                                "(design.json) or pass it explicitly")
+    state = design_keys(design, state)
     check_state_dict(design, state)
     return design, state
+
+
+def design_keys(design: Design, state: dict) -> dict:
+    """``state`` under the compiled model's keys. Weights written beside exported code (a
+    training script's ``weights.pt`` and checkpoints) use the code's torchvision-style names
+    (``layer1.0.conv1.weight``); the compiled model has ``layer1_0.conv1.weight``."""
+    from ..compile import compile_design
+    from ..errors import CompileError
+    from .codegen import generate
+    ours = compile_design(design).state_dict()
+    if set(state) == set(ours):
+        return state
+    try:
+        to_code = generate(design).code_key
+    except CompileError:
+        return state  # a design with no code (an opaque layer): the keys are what they are
+    back = {to_code(k): k for k in ours}
+    if len(back) != len(ours) or not set(state) <= set(back):
+        return state  # not the code's keys either: check_state_dict says what does not fit
+    return {back[k]: v for k, v in state.items()}
+
+
+def some_design_keys(design: Design, state: dict) -> dict:
+    """Like :func:`design_keys`, for weights that fit only in part (transfer learning from another
+    design): each key written in the generated code's names that the compiled model has under
+    another name is renamed; every other key is left as it is."""
+    from ..compile import compile_design
+    from ..errors import CompileError
+    from .codegen import generate
+    ours = set(compile_design(design).state_dict())
+    if set(state) <= ours:
+        return state  # the compiled model's names already
+    try:
+        to_code = generate(design).code_key
+    except CompileError:
+        return state
+    back = {to_code(k): k for k in ours}
+    return {k if k in ours else back.get(k, k): v for k, v in state.items()}
 
 
 def check_state_dict(design: Design, state: dict) -> None:

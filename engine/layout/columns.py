@@ -47,7 +47,7 @@ class Packer:
         self.prefix = [0]
         for u in units:
             self.prefix.append(self.prefix[-1] + u.rows)
-        self.last_break = []  # last i' <= i where a break after units[i'] is allowed (or -1)
+        self.last_break: list[int] = []  # last i' <= i where a break after units[i'] is allowed (or -1)
         for i, ok in enumerate(breakable):
             self.last_break.append(i if ok else (self.last_break[-1] if i else -1))
 

@@ -108,8 +108,8 @@ class Builder:
         if first is None:
             comps = g.components(order)
             if len(comps) > 1:
-                units = [u for comp in comps for u in self.series(set(comp), depth=depth + 1).units]
-                return self.measure_series(Series(units))
+                parts = [u for comp in comps for u in self.series(set(comp), depth=depth + 1).units]
+                return self.measure_series(Series(parts))
         spine = self._spine(order, nodes, first, last)
         at = {n: i for i, n in enumerate(spine)}
         m = len(spine)
@@ -220,7 +220,7 @@ class Builder:
             return self.layered(g.sort(inner))
         self.active.add(key)
         try:
-            branches = []
+            branches: list[tuple] = []
             for comp in g.components(g.sort(inner)):
                 rank = min((g.edge_rank[(n, join)] for n in comp if (n, join) in g.edge_rank), default=_INF)
                 sub = self.series(set(comp) | {fork, join}, first=fork, last=join, depth=depth + 1)

@@ -12,7 +12,8 @@
 nodes laid out left to right (side branches such as GoogLeNet's auxiliary heads below the
 main chain). Templates adapt to the requested input shape and class count: a smaller input
 gets a gentler stem, pools that would collapse the map are left out, the classifier's
-adaptive pool shrinks to the map it receives. Every adaptation is listed in ``design.notes``.
+adaptive pool shrinks to the map it receives. Every adaptation is listed in ``design.notes``,
+followed by the course notes' slips about the network, explained (:mod:`engine.course_notes`).
 At each template's default input and 1000 classes the torchvision-family templates have
 exactly torchvision's parameter count and load its weights (``engine.pretrained``).
 
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Callable
 
+from ..course_notes import template_notes
 from ..graph import Design
 from . import classic, modern
 from .builder import NetBuilder, TemplateError
@@ -125,7 +127,11 @@ def build(name: str, input_shape=None, num_classes: int | None = None, **options
         raise TemplateError(f"{name} has no option {', '.join(sorted(unknown))}; its options: {allowed}")
     shape = tuple(input_shape) if input_shape is not None else t.default_input
     classes = int(num_classes) if num_classes is not None else t.default_classes
-    return t.builder(shape, classes, **options)
+    design = t.builder(shape, classes, **options)
+    slips = template_notes(name)  # what the course notes get wrong about this network, explained
+    if slips:
+        design.notes = f"{design.notes}\n\n{slips}" if design.notes else slips
+    return design
 
 
 __all__ = ["TemplateInfo", "TemplateError", "NetBuilder", "names", "catalog", "info", "build"]

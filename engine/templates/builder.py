@@ -6,6 +6,8 @@ design fails here, at build time, naming the layer (a template bug, never the us
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .. import blocks
 from ..blocks.base import ShapeProblem, fmt_shape
 from ..errors import EngineError
@@ -44,6 +46,7 @@ class NetBuilder:
     # -- the chain -----------------------------------------------------------------------
     @property
     def shape(self) -> tuple:
+        assert self.last is not None  # the Input is added first
         return self.shapes[self.last]
 
     @property
@@ -64,6 +67,7 @@ class NetBuilder:
             raise TemplateError(f"{self.design.name}: layer '{node_id}' does not fit its input "
                                 f"{fmt_shape(ins[0]) if ins else ''}: {e.message}") from None
         if branch:
+            assert src is not None, "a branch starts from a layer"
             x, y = pos or (self.design.nodes[src].pos[0], self.design.nodes[src].pos[1] + BRANCH_DROP)
         else:
             x, y = self.x, 0.0
@@ -102,7 +106,7 @@ class NetBuilder:
         if not ceil_mode and any(_drops_rows(n, kernel, step, padding) for n in self.spatial):
             ceil_mode = True
             self.note(f"{node_id} rounds up (ceil mode) so its {fmt_shape(self.spatial)} input loses no rows")
-        params = {"kernel": kernel, "stride": stride, "ceil_mode": ceil_mode}
+        params: dict[str, Any] = {"kernel": kernel, "stride": stride, "ceil_mode": ceil_mode}
         if padding:
             params["padding"] = padding
         return self.add(node_id, block, **params)

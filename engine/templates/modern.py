@@ -5,12 +5,14 @@ Node ids follow torchvision's module names with dots as underscores (``layer3_5`
 """
 from __future__ import annotations
 
+from typing import Any
+
 from .builder import NetBuilder
 
 # GoogLeNet -------------------------------------------------------------------------------
 
 # (name, c1, c3_reduce, c3, c5_reduce, c5, pool_proj); "M3"/"M4" are the max pools between.
-INCEPTION_V1 = [
+INCEPTION_V1: list[Any] = [
     ("inception3a", 64, 96, 128, 16, 32, 32),
     ("inception3b", 128, 128, 192, 32, 96, 64),
     "maxpool3",

@@ -15,6 +15,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULES = ("none", "step", "multistep", "cosine", "onecycle", "plateau")
 LOSSES = ("cross_entropy", "bce", "mse")
 MONITORS = ("val_loss", "val_accuracy")
+DEVICE_NAMES = "auto, cpu, cuda, cuda:N (N = 0, 1, ...), mps or mps:0"
+_DEVICE = re.compile(r"auto|cpu|mps(:0)?|cuda(:\d+)?")
 
 
 class ConfigError(EngineError):
@@ -58,7 +60,7 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     device: str = "auto"
-    mixed_precision: bool = True        # CUDA only
+    mixed_precision: bool = True        # CUDA only: bfloat16 where supported, else float16 with loss scaling
     channels_last: bool = True          # CUDA only, 4-D inputs
     num_threads: int = 0                # torch CPU threads; 0 = leave as is
     early_stopping_patience: int = 0    # epochs without improvement; 0 = off
@@ -70,6 +72,7 @@ class TrainConfig:
     feature_map_interval: float = 0.5   # seconds between feature-map samples
     event_rate: float = 30.0            # max batch events per second
     max_feature_channels: int = 32
+    health_interval: int = 50           # steps between gradient-norm / dead-ReLU samples; 0 = off
 
     def __post_init__(self):
         self._check_types()
@@ -81,7 +84,7 @@ class TrainConfig:
         names for node lists...), so a config file with ``"lr": "fast"`` is refused by name."""
         for f in fields(self):
             value = getattr(self, f.name)
-            default = f.default if f.default is not MISSING else f.default_factory()
+            default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[operator]  # a field has a default or a factory
             problem = _type_problem(value, default, f.name)
             if problem:
                 raise ConfigError(f"{f.name}: {problem} (got {value!r})")
@@ -103,9 +106,9 @@ class TrainConfig:
              else "grad_clip", "not negative")
         need(self.pretrained_lr_multiplier >= 0, "pretrained_lr_multiplier", "not negative")
         need(self.event_rate > 0, "event_rate", "positive")
-        need(self.device in ("auto", "cpu", "mps") or re.fullmatch(r"cuda(:\d+)?", self.device) is not None,
-             "device", "auto, cpu, cuda, cuda:N or mps")
-        for key in ("num_threads", "early_stopping_patience", "overfit_batches", "plateau_patience"):
+        check_device_name(self.device)
+        for key in ("num_threads", "early_stopping_patience", "overfit_batches", "plateau_patience",
+                    "health_interval"):
             need(getattr(self, key) >= 0, key, "a whole number ≥ 0")
         for key in ("momentum", "warmup_epochs", "min_lr"):
             need(getattr(self, key) >= 0, key, "not negative")
@@ -187,3 +190,17 @@ def _type_problem(value, default, name: str) -> str:
             return "" if all(_is_int(v) for v in value) else "a list of whole numbers (epochs)"
         return "" if all(isinstance(v, str) for v in value) else "a list of node ids (text)"
     return ""
+
+
+def check_device_name(name) -> str:
+    """``name`` if it is a device this program knows how to train on, else a ConfigError that
+    lists the accepted names (``torch.device("cudaX")`` would raise a bare RuntimeError). Here,
+    not in :mod:`.devices`, because the configuration is checked without importing torch."""
+    if not isinstance(name, str) or _DEVICE.fullmatch(name) is None:
+        hint = ""
+        if isinstance(name, str) and name.lower().strip() != name and _DEVICE.fullmatch(name.lower().strip()):
+            hint = f" (did you mean {name.lower().strip()!r}?)"
+        elif isinstance(name, str) and name.startswith("mps:"):
+            hint = " (there is only one Apple GPU, mps:0)"
+        raise ConfigError(f"device {name!r} is not a device name{hint}; use {DEVICE_NAMES}")
+    return name

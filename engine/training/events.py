@@ -53,7 +53,7 @@ class EpochEnd:
     lr: float
     seconds: float
     improved: bool            # the monitored value is the best so far (best.pt saved)
-    confusion: np.ndarray = field(repr=False, default=None)  # [true, predicted] counts, int64
+    confusion: np.ndarray | None = field(repr=False, default=None)  # [true, predicted] counts, int64
 
     def as_row(self) -> dict:
         return {"epoch": self.epoch + 1, "train_loss": self.train_loss, "train_accuracy": self.train_accuracy,
@@ -68,6 +68,24 @@ class FeatureMaps:
     input: np.ndarray         # the fixed sample, un-normalised, [C, ...]
     maps: dict                # node id → float32 array [C, ...] (channels capped)
     prediction: np.ndarray    # class probabilities for the sample
+
+
+@dataclass(frozen=True)
+class Health:
+    """Training health at one step (engine.training.health), every ``health_interval`` steps."""
+    step: int
+    epoch: int
+    grad_norms: dict          # node id → L2 norm of the node's parameter gradients (trainable nodes)
+    dead_fraction: dict       # ReLU node id → share of its units that were zero for the whole batch
+
+
+@dataclass(frozen=True)
+class HealthDiagnostic:
+    """A problem the health samples show on one node, with the usual fixes in the message."""
+    node_id: str
+    kind: str                 # vanishing | exploding | dead_relu
+    message: str
+    step: int
 
 
 @dataclass(frozen=True)

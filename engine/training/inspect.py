@@ -18,12 +18,14 @@ from typing import TYPE_CHECKING
 from .. import compile_design
 from ..analysis import analyze
 from ..blocks.lazy import LazyModule
+from ..errors import DesignError
 from ..graph import Design
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
-
-np = LazyModule("numpy")  # the UI thread imports this module before numpy is needed
+else:
+    np = LazyModule("numpy")  # the UI thread imports this module before numpy is needed
 
 
 def spatial_nodes(design: Design) -> list[str]:
@@ -140,7 +142,10 @@ def evaluate_run(design: Design, state: dict | None, bundle, sample_index: int =
 
     config = config or {}
     model = tapped_model(design, state, ())
-    num_outputs = int(analyze(design).nodes[design.output_nodes()[0].id].shape[-1])
+    output_shape = analyze(design).nodes[design.output_nodes()[0].id].shape
+    if output_shape is None:
+        raise DesignError("the design has errors: fix them before evaluating it")
+    num_outputs = int(output_shape[-1])
     loss_fn = None
     if config.get("loss"):
         loss_fn = make_loss(types.SimpleNamespace(loss=config["loss"],
@@ -156,6 +161,7 @@ def evaluate_run(design: Design, state: dict | None, bundle, sample_index: int =
 
     result = evaluate(model, bundle.val, loss_fn=loss_fn, num_outputs=num_outputs, mean=mean, std=std,
                       batch_size=batch, device="cpu", on_batch=keep)
+    assert result is not None  # only a should_stop() stops it early
     x, y = fetch(bundle.val, torch.tensor([i]))
     scores = kept.get("scores")
     top5 = top_k(scores, bundle.classes) if scores is not None else []
@@ -202,37 +208,88 @@ class EquivarianceRow:
     name: str
     original: np.ndarray  # the layer's map for the input (mean over channels)
     shifted: np.ndarray  # its map for the shifted input
-    scale: float  # the layer's map size relative to the input (1/total stride)
-    error: float  # how far the shifted map is from the original map moved by shift·scale
+    scale: float  # 1 / the layer's jump along the last axis (its cumulative stride)
+    error: float  # how far the shifted map is from the original map moved by the expected shift
+    # The analysis' receptive-field jump per spatial axis: one step on this layer's map is this
+    # many input pixels (the cumulative stride; not the output/input width ratio, which is off
+    # after unpadded convolutions: LeNet-5's conv2 maps 10 of 32 pixels but its jump is 2).
+    jump: tuple[int, ...] = (1, 1)
+    expected: tuple[float, float] = (0.0, 0.0)  # (down, right) in this layer's pixels: shift / jump
+    measured: tuple[int, int] = (0, 0)  # the whole-pixel (down, right) move that best matches
+
+
+def layer_jumps(design: Design, nodes) -> dict[str, tuple[int, ...]]:
+    """Each node's receptive-field jump per spatial axis from the analysis (None-free: a node
+    the analysis gives no field keeps no entry)."""
+    report = analyze(design)
+    out = {}
+    for node_id in nodes:
+        info = report.nodes.get(node_id)
+        if info is not None and info.receptive_field:
+            out[node_id] = tuple(int(jump) for _size, jump in info.receptive_field)
+    return out
 
 
 def equivariance_probe(design: Design, state_dict: dict | None, x: torch.Tensor, dy: int, dx: int,
                        nodes=None) -> list[EquivarianceRow]:
     """For one input [1, C, ...]: each spatial layer's map for x and for x shifted by (dy, dx).
 
-    ``error`` is the relative difference between the map of the shifted input and the original
-    map shifted by the same amount at the layer's resolution, measured away from the borders
-    (zeros come in at the edge, which is not the network's doing). Convolutions give ~0 at
-    whole-pixel shifts; pooling and strides give a non-zero error for shifts that are not a
-    multiple of their stride: the "little invariance" of the catalog.
+    A layer whose receptive-field jump is J should see its map move by shift / J of its own
+    pixels (``expected``); ``measured`` is the whole-pixel move that matches best. ``error`` is
+    the relative difference between the map of the shifted input and the original map moved by
+    the expected amount, measured away from the borders (zeros come in at the edge, which is
+    not the network's doing). Convolutions give ~0 at whole-pixel shifts; pooling and strides
+    give a non-zero error for shifts that are not a multiple of their jump: the "little
+    invariance" of the catalog.
     """
     import torch
 
     x = torch.as_tensor(x, dtype=torch.float32)
     nodes = list(nodes) if nodes is not None else spatial_nodes(design)
+    jumps = layer_jumps(design, nodes)
     model = tapped_model(design, state_dict, nodes)
     _, a = activations(model, x)
     _, b = activations(model, shift(x, dy, dx))
-    in_size = x.shape[-1]
     rows = []
     for node_id in nodes:
         if node_id not in a or a[node_id].ndim < 3:
             continue
         m0, m1 = a[node_id][0].mean(axis=0), b[node_id][0].mean(axis=0)
-        scale = m0.shape[-1] / in_size
-        rows.append(EquivarianceRow(node_id, design.nodes[node_id].name, m0, m1, scale,
-                                    _shift_error(m0, m1, dy * scale, dx * scale)))
+        jump = jumps.get(node_id) or tuple(max(1, round(n / m)) for n, m in zip(x.shape[2:], m0.shape))
+        jy, jx = (1, jump[0]) if m0.ndim == 1 else (jump[0], jump[-1])
+        along = (0.0, dy / jx) if m0.ndim == 1 else (dy / jy, dx / jx)  # 1-D: the shift is along L
+        rows.append(EquivarianceRow(node_id, design.nodes[node_id].name, m0, m1, 1 / jx,
+                                    _shift_error(m0, m1, *along), tuple(jump), along,
+                                    _best_move(m0, m1, along)))
     return rows
+
+
+def _best_move(m0: np.ndarray, m1: np.ndarray, expected: tuple[float, float]) -> tuple[int, int]:
+    """The whole-pixel (down, right) move of ``m0`` closest to ``m1`` inside the border, searched
+    a couple of pixels beyond the expected move (ties: the smaller move)."""
+    if m0.ndim == 1:
+        m0, m1 = m0[None], m1[None]
+    reach = [min(n - 1, int(abs(e)) + 2) for n, e in zip(m0.shape, expected)]
+    best, best_cost = (0, 0), float("inf")
+    for iy in range(-reach[0], reach[0] + 1):
+        for ix in range(-reach[1], reach[1] + 1):
+            cost = _masked_difference(m0, m1, iy, ix, reach)
+            if cost < best_cost - 1e-9 or (abs(cost - best_cost) <= 1e-9 and abs(iy) + abs(ix) < sum(map(abs, best))):
+                best, best_cost = (iy, ix), cost
+    return best
+
+
+def _masked_difference(m0: np.ndarray, m1: np.ndarray, iy: int, ix: int, border) -> float:
+    """Mean |m0 moved by (iy, ix) − m1| away from a border of ``border`` pixels (one window for
+    every move tried, so the costs compare)."""
+    h, w = m0.shape
+    moved = np.zeros_like(m0)
+    moved[max(0, iy):h + min(0, iy), max(0, ix):w + min(0, ix)] = m0[max(0, -iy):h - max(0, iy),
+                                                                    max(0, -ix):w - max(0, ix)]
+    by, bx = border
+    rows = slice(by, h - by) if h > 2 * by else slice(None)
+    cols = slice(bx, w - bx) if w > 2 * bx else slice(None)
+    return float(np.abs(moved[rows, cols] - m1[rows, cols]).mean())
 
 
 def _shift_error(m0: np.ndarray, m1: np.ndarray, sy: float, sx: float) -> float:
@@ -253,5 +310,5 @@ def _shift_error(m0: np.ndarray, m1: np.ndarray, sy: float, sx: float) -> float:
 
 
 __all__ = ["EquivarianceRow", "RunEvaluation", "activations", "confusion_matrix", "equivariance_probe",
-           "evaluate_run", "first_conv_filters", "first_conv_node", "first_filters", "load_run_weights",
+           "evaluate_run", "first_conv_filters", "first_conv_node", "first_filters", "layer_jumps", "load_run_weights",
            "shift", "spatial_nodes", "tapped_model", "top_k"]

@@ -2,34 +2,39 @@
 pretrained nodes), learning-rate schedule and loss."""
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 from .config import ConfigError, TrainConfig
+from .devices import check_device_name, mps_available
 from .schedule_math import lr_factor, total_steps, warmup_steps
 
 
 def resolve_device(name: str) -> tuple[torch.device, str]:
-    """``auto`` picks CUDA, then Apple's MPS, then the CPU; the note says what was chosen and why."""
+    """``auto`` picks CUDA, then Apple's MPS, then the CPU; the note says what was chosen and why.
+    A name that is no device (``cudaX``, ``gpu``) or a device this machine lacks is a ConfigError."""
+    check_device_name(name)
     if name == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda"), f"auto: CUDA ({torch.cuda.get_device_name(0)})"
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        if mps_available():
             return torch.device("mps"), "auto: Apple GPU (MPS)"
         return torch.device("cpu"), "auto: CPU (no CUDA or MPS GPU found)"
-    if name.startswith("cuda"):
+    device = torch.device(name)
+    if device.type == "cuda":
         if not torch.cuda.is_available():
             raise ConfigError(f"device {name}: CUDA is not available on this machine; use device 'auto' or 'cpu'")
-        device = torch.device(name)
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise ConfigError(f"device {name}: there are {torch.cuda.device_count()} CUDA device(s), "
                               f"numbered from 0")
         return device, f"{name} ({torch.cuda.get_device_name(device.index or 0)})"
-    if name == "mps":
-        if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-            raise ConfigError("device mps: Apple's MPS is not available on this machine; use 'auto' or 'cpu'")
-        return torch.device("mps"), "mps (Apple GPU)"
+    if device.type == "mps":
+        if not mps_available():
+            raise ConfigError(f"device {name}: Apple's MPS is not available on this machine; use 'auto' or 'cpu'")
+        return torch.device("mps"), f"{name} (Apple GPU)"
     return torch.device("cpu"), "cpu"
 
 
@@ -37,7 +42,8 @@ def parameter_groups(model: nn.Module, node_names: dict, pretrained: set[str], c
     """Trainable parameters in two groups: nodes loaded from ``init_weights`` train at
     ``lr × pretrained_lr_multiplier`` (fine-tuning), the others at ``lr``."""
     pretrained_modules = {node_names[n] for n in pretrained if n in node_names}
-    fine, fresh = [], []
+    fine: list[nn.Parameter] = []
+    fresh: list[nn.Parameter] = []
     for name, p in model.named_parameters():
         if p.requires_grad:
             (fine if name.split(".")[0] in pretrained_modules else fresh).append(p)
@@ -115,7 +121,13 @@ class LRSchedule:
         self.step_count = int(state["step"])
 
 
-def make_loss(config: TrainConfig, num_outputs: int):
+class LossChoice(Protocol):
+    """What :func:`make_loss` reads: a TrainConfig, or anything with these two fields."""
+    loss: str
+    label_smoothing: float
+
+
+def make_loss(config: LossChoice, num_outputs: int):
     """loss(logits, labels) for class labels (the trainer keeps a softmax Output block giving
     logits during validation too)."""
     smoothing = config.label_smoothing

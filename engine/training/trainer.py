@@ -21,15 +21,28 @@ import numpy as np
 import torch
 
 from .. import data as datasets
-from ..compile import compile_design, count_parameters
+from ..compile import compile_design, count_parameters, with_taps
 from ..persistence import dumps
-from . import events, rundir
+from . import events, rng_state, rundir, tensorboard_log
+from .collective import Collective, peer_lost
 from .config import ConfigError, TrainConfig
+from .devices import (
+    autocast_dtype,
+    configure_determinism,
+    device_words,
+    free_cached_memory,
+    global_flags,
+    needs_grad_scaler,
+    no_deterministic_version,
+    not_deterministic_message,
+    out_of_memory,
+)
 from .evaluate import evaluate
+from .health import HealthChecker, HealthProbe
+from .initial_weights import load_initial_weights
 from .loop import Batcher, Meter, feature_maps, set_train_mode
 from .optim import LRSchedule, make_loss, make_optimizer, parameter_groups, resolve_device
-
-_OOM = tuple({getattr(torch, "OutOfMemoryError", RuntimeError), torch.cuda.OutOfMemoryError} - {RuntimeError})
+from .run_context import RunContext
 
 
 class StopRun(Exception):
@@ -41,8 +54,16 @@ class StopRun(Exception):
 
 
 class Trainer:
-    def __init__(self, design, config: TrainConfig | None = None, dataset=None, on_event=None, run_dir=None):
+    # how to lower the batch size, for the out-of-memory message: the command line names its flag
+    batch_size_advice = "lower the batch size to {half}"
+    _event_log: tensorboard_log.TensorBoardLog | None = None  # a run with a folder: its TensorBoard sink
+
+    def __init__(self, design, config: TrainConfig | None = None, dataset=None, on_event=None, run_dir=None,
+                 collective: Collective | None = None):
         self.design = design.copy()  # a snapshot: later edits in the app do not reach the run
+        # One process of a distributed run (engine.training.distributed): it trains its shard of each
+        # batch under DistributedDataParallel; only rank 0 is given a run folder and a listener.
+        self.collective = collective
         self.config = config or TrainConfig()
         self.dataset = dataset
         self.on_event = on_event or (lambda event: None)
@@ -93,34 +114,58 @@ class Trainer:
     def run(self) -> events.Finished:
         self._t0 = time.perf_counter()
         self.epochs_done, self.best = 0, {"epoch": None, "value": None}
+        self.device: torch.device | None = None
+        self._batchers: list[Batcher] = []
+        ran_out = None
         try:
-            reason = self._run()
+            with global_flags():  # determinism and cuDNN flags are global: put them back after the run
+                reason = self._run()
         except StopRun as s:
             reason = s.reason
-        except _OOM:
-            bs = self.config.batch_size
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-            self._emit(events.Error(f"the GPU ran out of memory with batch size {bs}; try --batch-size "
-                                    f"{max(1, bs // 2)} (or a smaller input or model)", "out_of_memory",
-                                    f"batch_size={bs}"))
-            reason = "error"
-        except rundir.RunDirWriteError as e:
-            self._emit(self._write_failed(e))
-            reason = "error"
-        except (ConfigError, datasets.DatasetError) as e:
-            self._emit(events.Error(str(e), "config" if isinstance(e, ConfigError) else "data"))
-            reason = "error"
         except Exception as e:  # noqa: BLE001 - a run must never take its process down
-            self._emit(events.Error(f"{type(e).__name__}: {e}", "exception", traceback.format_exc()))
             reason = "error"
+            ran_out = self._failed(e)
+        finally:
+            for batcher in self._batchers:
+                batcher.close()
+        if ran_out is not None:  # after the except block, whose traceback kept the failed step's tensors alive
+            self._out_of_memory(ran_out)
         finished = events.Finished(reason, self.epochs_done, self.best["epoch"], self.best["value"],
                                    [dict(r) for r in self.history], str(self.run_dir) if self.run_dir else None,
                                    time.perf_counter() - self._t0)
         self._emit(finished)
         return finished
 
+    def _failed(self, e: Exception) -> str | None:
+        """Report the exception that ended the run; for out-of-memory only return its text: the
+        report waits until the except block, whose traceback holds the activations, is left."""
+        if out_of_memory(e):
+            return str(e).splitlines()[0][:300] if str(e) else type(e).__name__
+        if isinstance(e, rundir.RunDirWriteError):
+            self._emit(self._write_failed(e))
+        elif self.collective is not None and isinstance(e, RuntimeError) and peer_lost(e):
+            self._emit(events.Error("another process of this distributed run stopped answering (it crashed or was "
+                                    f"killed): {str(e).splitlines()[0][:200]}", "peer_lost", traceback.format_exc()))
+        elif isinstance(e, (ConfigError, datasets.DatasetError)):
+            self._emit(events.Error(str(e), "config" if isinstance(e, ConfigError) else "data"))
+        elif no_deterministic_version(e):
+            self._emit(events.Error(not_deterministic_message(e, self.device), "config", traceback.format_exc()))
+        else:
+            self._emit(events.Error(f"{type(e).__name__}: {e}", "exception", traceback.format_exc()))
+        return None
+
+    def _out_of_memory(self, error_text: str) -> None:
+        device = self.device or torch.device("cpu")
+        free_cached_memory(device)
+        bs = self.config.batch_size
+        advice = self.batch_size_advice.format(half=max(1, bs // 2))
+        self._emit(events.Error(f"{device_words(device)} ran out of memory with batch size "
+                                f"{bs}; {advice} (or use a smaller input or model)", "out_of_memory",
+                                f"batch_size={bs}; {error_text}"))
+
     def _emit(self, event) -> None:
+        if self._event_log is not None:
+            self._event_log(event)  # never raises; closes itself at Finished
         try:
             self.on_event(event)
         except Exception:  # noqa: BLE001 - a broken listener must not kill training
@@ -145,8 +190,10 @@ class Trainer:
         c = self.config
         if c.num_threads:
             torch.set_num_threads(c.num_threads)
-        _seed_everything(c.seed, c.deterministic)
         device, device_note = resolve_device(c.device)
+        self.device = device
+        configure_determinism(c.deterministic, device)
+        _seed_everything(c.seed)
         bundle = self._dataset()
         model, taps = self._model()
         frozen = self._freeze(model)
@@ -168,43 +215,65 @@ class Trainer:
             n = min(len(train_set), c.overfit_batches * c.batch_size)
             train_set = val_set = (train_set.subset(range(n)) if isinstance(train_set, datasets.TensorSet)
                                    else torch.utils.data.Subset(train_set, list(range(n))))
-        batcher = Batcher(train_set, c.batch_size, device, bundle.mean if c.normalize else None,
+        share = self.collective.rank_batch_size(c.batch_size) if self.collective else c.batch_size
+        batcher = Batcher(train_set, share, device, bundle.mean if c.normalize else None,
                           bundle.std if c.normalize else None, channels_last=cuda and c.channels_last and image_input)
+        batcher.collective = self.collective
+        val_batcher = Batcher(val_set, c.batch_size, device, bundle.mean if c.normalize else None,
+                              bundle.std if c.normalize else None, channels_last=batcher.channels_last)
+        self._batchers += [batcher, val_batcher]
+        # no gradients, so twice the training batch fits; halved when the device runs out of memory
+        self._val_batch = 2 * c.batch_size
         augment = datasets.Augment.from_dict(c.augment) if not c.overfit_batches else datasets.Augment()
         steps_per_epoch = batcher.batches_per_epoch()
         schedule = LRSchedule(optimizer, c, steps_per_epoch)
-        scaler = torch.amp.GradScaler("cuda", enabled=cuda and c.mixed_precision)
+        amp_dtype = autocast_dtype(device) if cuda and c.mixed_precision else None
+        scaler = torch.amp.GradScaler("cuda", enabled=needs_grad_scaler(device, amp_dtype))  # bf16 needs none
         start_epoch, start_batch, step, carried = 0, 0, 0, None
         if c.resume:
             start_epoch, start_batch, step, carried = self._resume(model, optimizer, schedule, scaler)
         if self.run_dir:
             rundir.prepare(self.run_dir, self.design, c, bundle.describe())
+            # TensorBoard event files beside the others when the extra is installed; it sees every event
+            self._event_log = tensorboard_log.open_log(self.run_dir, model, self.design, c, lambda: val_batcher.normalize(
+                datasets.fetch(val_set, torch.tensor([0]))[0].to(device)))
         trainable, frozen_count = count_parameters(model)
         self._emit(events.RunStarted(str(device), device_note, len(train_set), len(val_set), steps_per_epoch,
                                      c.epochs, start_epoch, trainable, frozen_count,
                                      str(self.run_dir) if self.run_dir else None))
+        if self.collective is not None and not self.collective.is_main:
+            taps = []  # feature maps and health are rank 0's to sample
         sample = self._fixed_sample(val_set, batcher) if taps else None
-        ctx = _RunContext(model, frozen, optimizer, schedule, scaler, loss_fn, batcher, augment, device, taps,
-                          sample, num_outputs, cuda and c.mixed_precision, steps_per_epoch)
-        ctx.step, ctx.session_start_step = step, step
-        # one pair of limiters for the whole run, so an epoch's first batch does not skip the limit
-        ctx.limiter, ctx.maps_limiter = events.RateLimiter(c.event_rate), events.RateLimiter(1 / c.feature_map_interval)
+        # Training and validation run the plain model; only feature-map samples run the tapped view
+        # of it, which shares its parameters (a tapped forward keeps every tapped activation alive).
+        # One pair of limiters for the whole run, so an epoch's first batch does not skip the limit.
+        ctx = RunContext(model=model, frozen=frozen, optimizer=optimizer, schedule=schedule, scaler=scaler,
+                          loss_fn=loss_fn, batcher=batcher, augment=augment, device=device, taps=taps, sample=sample,
+                          num_outputs=num_outputs, amp_dtype=amp_dtype, steps_per_epoch=steps_per_epoch,
+                          tapped=with_taps(model, taps) if taps else None, step=step, session_start_step=step,
+                          limiter=events.RateLimiter(c.event_rate),
+                          maps_limiter=events.RateLimiter(1 / c.feature_map_interval),
+                          health=HealthProbe(model, c.health_interval) if c.health_interval and self._main else None,
+                          health_checker=HealthChecker({n.id: n.label for n in self.design.nodes.values()}),
+                          forward_model=self.collective.wrap(model, device) if self.collective else model,
+                          control_every=max(1, steps_per_epoch // 20) if self.collective is not None else 0)
         bad_epochs = 0
         for epoch in range(start_epoch, c.epochs):
             meter = Meter(device, carried)
             carried = None
             self._train_epoch(ctx, epoch, start_batch if epoch == start_epoch else 0, meter)
-            train_loss, train_acc = meter.read()
+            self._warn_decoding_fallback(batcher, val_batcher)
+            # the epoch's figures over every process's samples
+            train_loss, train_acc = self.collective.means(meter.sums()) if self.collective else meter.read()
             if not math.isfinite(train_loss):
                 self._diverged(ctx, epoch, steps_per_epoch)
-            val = evaluate(model, val_set, loss_fn=loss_fn, num_outputs=num_outputs, mean=batcher.mean,
-                           std=batcher.std, batch_size=c.batch_size, device=device, autocast=ctx.autocast,
-                           taps=bool(taps), channels_last=batcher.channels_last, should_stop=self._stop.is_set)
+            val = self._validate(model, val_set, loss_fn, num_outputs, val_batcher, ctx)
             set_train_mode(model, frozen)
             if val is None:  # stopped during validation: resuming re-validates this epoch
                 self._save_last(ctx, epoch, steps_per_epoch, meter)
                 self._finish_weights(model)
                 return "stopped"
+            self._val_batch = val.batch_size  # what fitted: the next epochs start there
             improved = self._epoch_done(ctx, epoch, train_loss, train_acc, val, meter.seconds)
             self._report_decode_failures(train_set, val_set)
             bad_epochs = 0 if improved else bad_epochs + 1
@@ -250,7 +319,18 @@ class Trainer:
         taps = [n for n in wanted if n in upstream and self.design.nodes[n].block not in ("input", "output")]
         for n in set(wanted) - set(taps):
             self._warn(f"no feature maps for {n!r}: not a layer that feeds the output", "feature_maps")
-        return compile_design(self.design, taps=taps), taps
+        return compile_design(self.design), taps  # tapped only where maps are sampled (_run: with_taps)
+
+    def _warn_decoding_fallback(self, batcher, val_batcher) -> None:
+        if batcher.fallback and not getattr(self, "_fallback_warned", False):
+            self._fallback_warned = True
+            val_batcher.workers = 0  # they would not start for validation either
+            self._warn(f"images are decoded in the training thread (slower): the DataLoader worker processes did not "
+                       f"start ({batcher.fallback}); in a script, call the trainer under "
+                       "`if __name__ == \"__main__\":`", "decode_workers")
+
+    def _smaller_validation_batch(self, size: int) -> None:
+        self._warn(f"validation ran out of device memory; it continues with batches of {size}", "validation_batch")
 
     def _freeze(self, model) -> set[str]:
         names = model.node_names
@@ -266,36 +346,16 @@ class Trainer:
         return frozen
 
     def _load_initial_weights(self, model) -> set[str]:
-        """Copy matching tensors from ``init_weights``; returns the node ids that were loaded.
-        Nodes listed in ``reinit_nodes`` or whose shapes differ keep their fresh initialisation."""
-        try:
-            source = rundir.load_weights(self.config.init_weights)
-        except (ValueError, OSError) as e:
-            raise ConfigError(f"init_weights: {e}") from None
-        by_module = {v: k for k, v in model.node_names.items()}
-        skip = {model.node_names.get(n) for n in self.config.reinit_nodes}
-        state = model.state_dict()
-        loaded, mismatched = set(), set()
-        for key, value in state.items():
-            module = key.split(".")[0]
-            if module in skip or key not in source:
-                continue
-            if source[key].shape != value.shape:
-                mismatched.add(by_module.get(module, module))
-                continue
-            state[key] = source[key]
-            loaded.add(by_module.get(module, module))
-        model.load_state_dict(state)
-        if mismatched:
-            self._warn(f"kept fresh weights for {', '.join(sorted(mismatched))}: their shapes differ from "
-                       f"{self.config.init_weights}", "init_weights")
-        if not loaded:
-            self._warn(f"no weights in {self.config.init_weights} match this design", "init_weights")
-        return loaded - mismatched
+        loaded, notes = load_initial_weights(model, self.design, self.config)
+        for note in notes:
+            self._warn(note, "init_weights")
+        return loaded
 
     def _num_outputs(self) -> int:
         from ..analysis import analyze
         out = analyze(self.design).nodes[self.design.output_nodes()[0].id].shape
+        if out is None:  # checked before: a design with errors does not reach training
+            raise ConfigError("the design has errors; fix them before training")
         return int(out[-1])
 
     def _resume(self, model, optimizer, schedule, scaler):
@@ -326,12 +386,14 @@ class Trainer:
             raise ConfigError(f"resume: the optimizer state in the checkpoint does not fit this run's optimizer"
                               f"{hint}: {type(e).__name__}: {e}; resume with the options the run was started "
                               f"with, {keep_weights}") from None
-        self.history = list(ck["history"])
+        self.history, missing = rundir.history_from_checkpoint(ck, path)  # earlier rows: from its metrics file
+        if missing:
+            self._warn(f"resume: {missing}", "resume_history")
         self.best = dict(ck["best"])
         self.epochs_done = ck["epoch"]
-        torch.set_rng_state(ck["rng"]["torch"])
-        if torch.cuda.is_available() and ck["rng"].get("cuda"):
-            torch.cuda.set_rng_state_all(ck["rng"]["cuda"])
+        device = next((t.device for t in model.parameters()), torch.device("cpu"))  # the model is on it already
+        for note in rng_state.restore(ck.get("rng") or {}, device):
+            self._warn(f"resume: {note}", "resume_rng")
         return ck["epoch"], ck["batch"], ck["step"], ck.get("meter")
 
     def _fixed_sample(self, val_set, batcher):
@@ -349,7 +411,7 @@ class Trainer:
             len(ctx.batcher.dataset), generator=torch.Generator().manual_seed(c.seed * 1_000_003 + epoch))
         for batch_index, (x, y) in ctx.batcher.batches(order, first_batch):
             self._wait_if_paused(ctx)
-            if self._stop.is_set():
+            if ctx.stop_agreed if self.collective is not None else self._stop.is_set():
                 self._save_last(ctx, epoch, batch_index, meter)
                 self._finish_weights(ctx.model)
                 raise StopRun("stopped")
@@ -357,13 +419,20 @@ class Trainer:
             loss, out = self._step(ctx, x, y)
             meter.add(loss, out, y, ctx.num_outputs)
             ctx.step += 1
-            if ctx.device.type == "cpu" and not math.isfinite(loss.item()):
+            if ctx.health is not None:
+                self._emit_health(ctx, epoch)
+            if ctx.device.type == "cpu" and self.collective is None and not math.isfinite(loss.item()):
                 self._diverged(ctx, epoch, batch_index + 1)
             done = batch_index + 1
-            if limiter.ready() or done == ctx.steps_per_epoch:
+            # alone: as often as the event rate allows; distributed: at steps every rank agrees on
+            due = limiter.ready() if not ctx.control_every else done % ctx.control_every == 0
+            if due or done == ctx.steps_per_epoch:
                 limiter.mark()
                 now = time.perf_counter()
                 sums = meter.sums()
+                if self.collective is not None:  # the global batch's window, and rank 0's stop for every rank
+                    sums, stop = self.collective.control_point(sums, self._main and self._stop.is_set())
+                    ctx.stop_agreed = ctx.stop_agreed or stop
                 seen = max(1, sums[2] - last_sums[2])
                 w_loss, w_acc = (sums[0] - last_sums[0]) / seen, (sums[1] - last_sums[1]) / seen
                 if not math.isfinite(w_loss):
@@ -395,19 +464,46 @@ class Trainer:
         if ctx.augmenting:
             x = ctx.augment(x)
         x = ctx.batcher.normalize(x)
-        with torch.autocast(ctx.device.type) if ctx.autocast else contextlib.nullcontext():
-            out = ctx.model(x)
-            if ctx.taps:
-                out = out[0]
+        watching = ctx.health.watching(ctx.step) if ctx.health is not None else contextlib.nullcontext()
+        with torch.autocast(ctx.device.type, dtype=ctx.amp_dtype) if ctx.autocast else contextlib.nullcontext():
+            with watching:
+                out = ctx.forward_model(x)
             loss = ctx.loss_fn(out.float(), y)
         ctx.optimizer.zero_grad(set_to_none=True)
         ctx.scaler.scale(loss).backward()
+        if ctx.health is not None and ctx.health.due(ctx.step):  # raw gradients: before clipping
+            ctx.health.read_gradients(ctx.step, ctx.scaler.get_scale() if ctx.scaler.is_enabled() else 1.0)
         if c.grad_clip:
             ctx.scaler.unscale_(ctx.optimizer)
             torch.nn.utils.clip_grad_norm_(ctx.model.parameters(), c.grad_clip)
         ctx.scaler.step(ctx.optimizer)
         ctx.scaler.update()
         return loss.detach(), out.detach()
+
+    # -- a distributed run's share (engine.training.collective) ------------------------------
+    @property
+    def _main(self) -> bool:
+        return self.collective is None or self.collective.is_main
+
+    def _validate(self, model, val_set, loss_fn, num_outputs, val_batcher, ctx):
+        """Validation of the epoch. Distributed: rank 0 validates the model it checkpoints (its
+        own batch-norm statistics) on the whole set and gives every rank the result, so early
+        stopping and the plateau schedule decide the same everywhere; no stop in between."""
+        if not self._main:
+            return self.collective.from_main(None)
+        val = evaluate(model, val_set, loss_fn=loss_fn, num_outputs=num_outputs, batcher=val_batcher,
+                       batch_size=self._val_batch, autocast=ctx.autocast,
+                       should_stop=self._stop.is_set if self.collective is None else None,
+                       on_smaller_batch=self._smaller_validation_batch)
+        return val if self.collective is None else self.collective.from_main(val)
+
+    def _emit_health(self, ctx, epoch) -> None:
+        sample = ctx.health.take(epoch)
+        if sample is None:
+            return
+        self._emit(sample)
+        for diagnostic in ctx.health_checker.check(sample):
+            self._emit(diagnostic)
 
     def _diverged(self, ctx, epoch, batch):
         lr = ctx.optimizer.param_groups[0]["lr"]
@@ -432,6 +528,8 @@ class Trainer:
         event = events.EpochEnd(epoch, train_loss, train_acc, val.loss, val.accuracy, val.top5, lr, seconds,
                                 improved, val.confusion)
         row = event.as_row()
+        if self.history:
+            self.history[-1].pop("confusion", None)  # only the latest matrix is kept (best.pt holds the best's)
         row["confusion"] = val.confusion.tolist()
         self.history.append(row)
         self.epochs_done = epoch + 1
@@ -443,20 +541,27 @@ class Trainer:
             rundir.save_checkpoint(self.run_dir / "checkpoints" / "last.pt", checkpoint)
             if improved:
                 rundir.save_checkpoint(self.run_dir / "checkpoints" / "best.pt", checkpoint)
-            rundir.write_metrics(self.run_dir, self.history)
+            self._metrics_log().write(self.history)
         self._emit(event)
         return improved
 
     def _checkpoint(self, ctx, epoch, batch, meter) -> dict:
-        rng = {"torch": torch.get_rng_state()}
-        if ctx.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state_all()
-        return {"format": rundir.CHECKPOINT_FORMAT, "version": 1, "model": rundir.cpu_state(ctx.model),
+        rng = rng_state.capture(ctx.device)  # the training device's generator only, not every visible GPU's
+        # version 2: the history is bounded (its last row and confusion matrix); resume reads the rest
+        # back from the run folder's metrics file, so a checkpoint's size does not grow with the epochs
+        return {"format": rundir.CHECKPOINT_FORMAT, "version": 2, "model": rundir.cpu_state(ctx.model),
                 "optimizer": ctx.optimizer.state_dict(), "scheduler": ctx.schedule.state_dict(),
                 "scaler": ctx.scaler.state_dict() if ctx.scaler.is_enabled() else {},
-                "epoch": epoch, "batch": batch, "step": ctx.step, "history": [dict(r) for r in self.history],
+                "epoch": epoch, "batch": batch, "step": ctx.step, **rundir.bounded_history(self.history),
                 "best": dict(self.best), "config": self.config.to_dict(), "design": dumps(self.design),
                 "rng": rng, "meter": meter.state() if meter else None}
+
+    def _metrics_log(self) -> rundir.MetricsLog:
+        """The run folder's metrics files, appended one row an epoch (written whole on first use)."""
+        log = getattr(self, "_metrics", None)
+        if log is None or log.run_dir != self.run_dir:
+            log = self._metrics = rundir.MetricsLog(self.run_dir)
+        return log
 
     def _save_last(self, ctx, epoch, batch, meter) -> None:
         if self.run_dir:
@@ -475,27 +580,11 @@ class Trainer:
             rundir.write_weights(self.run_dir / "weights.safetensors", rundir.cpu_state(model), dumps(self.design))
 
 
-class _RunContext:
-    """What one run's loop needs, in one place."""
-
-    def __init__(self, model, frozen, optimizer, schedule, scaler, loss_fn, batcher, augment, device, taps, sample,
-                 num_outputs, autocast, steps_per_epoch):
-        self.model, self.frozen, self.optimizer, self.schedule, self.scaler = model, frozen, optimizer, schedule, scaler
-        self.loss_fn, self.batcher, self.augment, self.device, self.taps = loss_fn, batcher, augment, device, taps
-        self.sample, self.num_outputs, self.autocast, self.steps_per_epoch = sample, num_outputs, autocast, steps_per_epoch
-        self.step = self.session_start_step = 0
-        self.augmenting = augment.active
-
-
 def _fmt(shape) -> str:
     return "×".join(str(s) for s in shape)
 
 
-def _seed_everything(seed: int, deterministic: bool) -> None:
+def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-    if deterministic:
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
-        torch.use_deterministic_algorithms(True, warn_only=True)

@@ -80,6 +80,26 @@ def test_drag_moves_nodes_as_one_undo_step(qtbot, window):
     assert design.nodes[item.node_id].pos == old and item.pos() == QPointF(*old)
 
 
+def test_while_a_node_is_dragged_its_edges_follow_and_fit_knows_where_it_is(qtbot, window):
+    design = _chain(window)
+    item = next(iter(window.scene.node_items.values()))
+    edge = next(e for e in window.scene.edge_items.values() if item in (e.src, e.dst))
+    viewport = window.view.viewport()
+    window.view.resetTransform()
+    window.view.centerOn(item)
+    QApplication.processEvents()
+    start = window.view.mapFromScene(item.sceneBoundingRect().center())
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    before = window.scene.content_rect()
+    for dx in (10, 40, 300):
+        qtbot.mouseMove(viewport, start + type(start)(dx, 20))
+    assert item.pos() != QPointF(*design.nodes[item.node_id].pos)  # moved, the document not told yet
+    ends = edge.endpoints()
+    assert edge.path().pointAtPercent(0) == ends[0] and edge.path().pointAtPercent(1) == ends[1]
+    assert window.scene.content_rect() == window.scene.itemsBoundingRect() != before
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=start + type(start)(300, 20))
+
+
 def test_zoom_fit_and_layout(qtbot, window):
     _chain(window)
     view = window.view

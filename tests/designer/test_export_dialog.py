@@ -184,3 +184,50 @@ def test_an_import_that_fails_is_a_message(qtbot, window):
     assert importer.outcome is None and importer.status.text().startswith("Cannot import")
     assert not importer.open_button.isEnabled()
     importer.close()
+
+
+def test_the_dialog_shows_both_differences_with_their_tolerances_and_bakes_the_normalisation(qtbot, tmp_path,
+                                                                                             shots_dir):
+    """Issue 16: the verification as the command line prints it (absolute and relative, atol and
+    rtol), and 'normalisation inside the model' for Python, ONNX and .pt2 when the run had one."""
+    import types
+
+    from designer.export_dialog import BAKE_FORMATS
+    from engine.export import BAKE_FORMATS as ENGINE_BAKE_FORMATS
+    assert BAKE_FORMATS == ENGINE_BAKE_FORMATS
+    design = small_cnn()
+    state = trained_state(design)
+    data = {"name": "digits", "input_shape": [1, 8, 8], "classes": ["a", "b", "c", "d"], "mean": [0.3], "std": [0.2]}
+    dialog = ExportDialog(ExportSource(design, state, "the trained weights of run test", data, {"normalize": True}))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.bake.isEnabled()  # bundle: design + weights for the app, the README says how to normalise
+    dialog.set_format("python")
+    assert dialog.bake.isEnabled()
+    dialog.bake.setChecked(True)
+    result = _export(qtbot, dialog, "python", tmp_path / "m.py")
+    text = dialog.status.text()
+    assert result.verified
+    for part in (f"max |difference| from the in-app model = {result.max_abs_diff:.3g}",
+                 f"max relative difference = {result.max_rel_diff:.3g}", f"atol {result.tolerance:g}",
+                 f"rtol {result.rtol:g}", "inside the model"):
+        assert part in text, part
+    module = types.ModuleType("m")
+    exec((tmp_path / "m.py").read_text(), module.__dict__)
+    net = module.build(str(tmp_path / "m.pt")).eval()
+    model = compile_design(design)
+    model.load_state_dict(state)
+    x = torch.rand(3, 1, 8, 8)
+    with torch.no_grad():
+        assert torch.equal(net(x), model.eval()((x - torch.tensor([0.3]).view(1, -1, 1, 1))
+                                                / torch.tensor([0.2]).view(1, -1, 1, 1)))
+    assert dialog.grab().save(str(shots_dir / "export_dialog_baked.png"))
+    dialog.set_format("bundle")
+    assert not dialog.bake.isEnabled() and not dialog.bake.isChecked()
+    # untrained weights: no normalisation to bake, and the export says so
+    fresh = ExportDialog(ExportSource(design, None, "freshly initialised weights"))
+    qtbot.addWidget(fresh)
+    fresh.set_format("python")
+    assert not fresh.bake.isEnabled()
+    _export(qtbot, fresh, "pt", tmp_path / "fresh.pt")
+    assert "untrained" in fresh.status.text() and "untrained" in (tmp_path / "fresh.README.md").read_text()

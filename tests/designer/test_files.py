@@ -36,6 +36,7 @@ def test_autosave_then_restore_after_a_crash(qtbot, make_window, prompts, tmp_pa
     window.files.new_from_template(("lenet5", (1, 32, 32), 10))
     window.document.set_meta(name="before the crash")
     assert window.files.autosave.save_now()
+    window.files.autosave.wait()
     saved = snapshot(window.document.design)
     recovery = window.files.autosave.path
     assert recovery.exists()
@@ -59,6 +60,27 @@ def test_autosave_timer_writes_only_unsaved_changes(qtbot, make_window):
     window.document.add_node("input")
     qtbot.waitUntil(path.exists, timeout=2000)
     assert persistence.load(path).nodes.keys() == window.document.design.nodes.keys()
+
+
+def test_autosave_writes_off_the_ui_thread_and_a_failed_write_is_tried_again(qtbot, make_window, monkeypatch):
+    import threading
+    window = make_window()
+    autosave = window.files.autosave
+    window.document.add_node("input")
+    writers, real_write = [], persistence.atomic_write_text
+
+    def failing_write(path, text):
+        writers.append(threading.get_ident())
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(persistence, "atomic_write_text", failing_write)
+    assert autosave.save_now()
+    autosave.wait()
+    assert writers and threading.get_ident() not in writers and not autosave.path.exists()
+    monkeypatch.setattr(persistence, "atomic_write_text", real_write)
+    assert autosave.save_now()  # the same version again: the failed write is not taken as done
+    autosave.wait()
+    assert persistence.load(autosave.path).nodes.keys() == window.document.design.nodes.keys()
 
 
 def test_recent_files_and_title(qtbot, window, prompts, tmp_path):

@@ -2,6 +2,8 @@
 received values and a fix; nodes downstream of an error get unknown shapes, not errors."""
 from __future__ import annotations
 
+import pytest
+
 from engine import Design, analyze
 
 
@@ -294,3 +296,51 @@ def test_results_kept_across_structural_edits_equal_a_cold_analysis():
         clear_cache()
         assert kept == _summary(analyze(d))
     assert [d_.code for d_ in analyze(d).errors] == ["no-input"]  # only the stray ReLU is left to fix
+
+
+def test_the_field_after_a_residual_add_is_the_widest_branch_and_torch_agrees():
+    """Add merges its branches' fields (the widest field, the coarsest grid); the next layer
+    grows the merged one. Checked against the gradient of one output of the compiled model."""
+    import torch
+
+    from engine import compile_design
+    d = Design("merge", num_classes=None)
+    inp, stem = d.chain(("input", {"shape": [1, 33, 33]}), ("conv2d", {"out_channels": 1, "padding": 1}))
+    branch = d.chain(("conv2d", {"out_channels": 1, "kernel": 5, "stride": 2, "padding": 2}),
+                     ("conv2d", {"out_channels": 1, "kernel": 3, "padding": 1}), after=stem)
+    shortcut = d.chain(("conv2d", {"out_channels": 1, "kernel": 1, "stride": 2}), after=stem)
+    add = d.add_node("add").id
+    d.connect(branch[-1], add)
+    d.connect(shortcut[-1], add)
+    after = d.chain(("conv2d", {"out_channels": 1, "kernel": 3, "padding": 1}), "output", after=add)[0]
+    report = analyze(d)
+    # stem 3 (jump 1); branch 3 + 4·1 = 7 (jump 2), then 7 + 2·2 = 11; shortcut 3 (jump 2)
+    assert report.nodes[branch[-1]].receptive_field == ((11, 2), (11, 2))
+    assert report.nodes[shortcut[-1]].receptive_field == ((3, 2), (3, 2))
+    assert report.nodes[add].receptive_field == ((11, 2), (11, 2))
+    assert report.nodes[after].receptive_field == ((15, 2), (15, 2))
+    model = compile_design(d)
+    for p in model.parameters():
+        torch.nn.init.constant_(p, 1.0)
+    x = torch.zeros(1, 1, 33, 33, requires_grad=True)
+    out = model(x)
+    out[0, 0, 8, 8].backward()
+    rows = torch.nonzero(x.grad[0, 0].abs().sum(1)).flatten()
+    assert rows.max() - rows.min() + 1 == 15
+
+
+def test_an_edit_gives_the_node_new_values_and_keeps_list_values_read_only():
+    """The analysis keys a node's arithmetic on its values tuple, made with the parameters and
+    replaced whole by set_params: an edit is seen, a list value set later is read-only too."""
+    d = Design("values")
+    inp, conv = d.chain(("input", {"shape": [1, 8, 8]}), ("conv2d", {"out_channels": 2}))
+    before = d.nodes[conv]._values
+    assert before == tuple(d.nodes[conv].params.values())
+    d.set_param(conv, "out_channels", 3)
+    assert d.nodes[conv]._values is not before and d.nodes[conv]._values == tuple(d.nodes[conv].params.values())
+    assert analyze(d).nodes[conv].shape == (3, 6, 6)
+    d.set_param(inp, "shape", [1, 10, 10])
+    with pytest.raises(TypeError, match="set_params"):
+        d.nodes[inp].params["shape"].append(4)
+    assert analyze(d).nodes[conv].shape == (3, 8, 8)
+    d.lint()

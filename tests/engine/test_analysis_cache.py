@@ -129,3 +129,82 @@ def test_random_edit_sequences_warm_equals_cold(data):
     for _ in range(data.draw(st.integers(1, 12))):
         edit(d, data)
         check(d)
+
+
+def small_chain() -> Design:
+    design = Design("chain", num_classes=10)
+    design.chain(("input", {"shape": [3, 32, 32]}), ("conv2d", {"out_channels": 8, "kernel": 3}), "relu",
+                 ("conv2d", {"out_channels": 16, "kernel": 3}), "relu", "global_avgpool",
+                 ("linear", {"out_features": 10}), "output")
+    return design
+
+
+def test_unchanged_nodes_keep_their_report_objects_and_edited_ones_get_new_ones():
+    design = small_chain()
+    order = design.topological_order()
+    before = dict(analyze(design).nodes.items())
+    second_conv = order[3]
+    design.set_param(second_conv, "out_channels", 24)
+    after = analyze(design).nodes
+    for node_id in order[:3]:  # upstream of the edit: the very same reports
+        assert after[node_id] is before[node_id], node_id
+    for node_id in order[3:7]:  # the edited conv and what its width reaches
+        assert after[node_id] is not before[node_id], node_id
+    assert after[second_conv].shape == (24, 28, 28)
+
+
+def test_totals_need_no_reports_and_equal_their_sum():
+    design = templates.build("resnet18")
+    lazy = analyze(design)
+    totals = (lazy.trainable_params, lazy.frozen_params, lazy.macs, lazy.activation_bytes)
+    nodes = list(lazy.nodes.values())
+    assert totals == (sum(n.trainable_params for n in nodes), sum(n.frozen_params for n in nodes),
+                      sum(n.macs for n in nodes), sum(n.activation_bytes for n in nodes))
+    assert lazy.total_params == 11_689_512  # torchvision resnet18 at 1000 classes
+
+
+def test_a_whole_design_warning_does_not_stick_to_a_report_used_again():
+    design = small_chain()
+    order = design.topological_order()
+    relu, pool = order[4], order[5]
+    first = analyze(design).nodes[relu]
+    edge = next(e for e in design.edges if e.src == relu)
+    design.disconnect(edge)
+    cut = analyze(design)
+    assert [d.code for d in cut.nodes[relu].diagnostics] == ["unused"]
+    design.connect(relu, pool)
+    whole = analyze(design)
+    assert whole.nodes[relu].diagnostics == [] and first.diagnostics == []
+    assert whole.valid and not whole.warnings
+
+
+def test_reports_left_unread_for_a_pass_are_still_right_later():
+    """A view that reads nothing for a few passes, then everything, gets the current results."""
+    design = small_chain()
+    conv = design.topological_order()[1]
+    for width in (4, 5, 6):
+        design.set_param(conv, "out_channels", width)
+        report = analyze(design)
+    assert report.nodes[conv].shape == (6, 30, 30)
+    assert summary(report) == cold_summary(design)
+
+
+def test_a_structural_edit_keeps_the_reports_of_nodes_whose_inputs_it_does_not_change():
+    """A loose node added, or an element-wise node put between two others, re-plans the design;
+    every node whose inputs keep their shapes and fields keeps its very report object (a view
+    redraws only what changed), and the result still equals a cold analysis."""
+    design = small_chain()
+    order = design.topological_order()
+    conv, relu = order[1], order[2]
+    before = dict(analyze(design).nodes.items())
+    design.add_node("relu")  # loose: a warning of its own, nothing else changes
+    loose = analyze(design).nodes
+    assert all(loose[n] is before[n] for n in order)
+    design.disconnect(next(e for e in design.edges if e.src == conv and e.dst == relu))
+    dropout = design.add_node("dropout", {"p": 0.5}).id
+    design.connect(conv, dropout)
+    design.connect(dropout, relu)  # the ReLU is now fed by the Dropout: same shape, same field
+    between = analyze(design)
+    assert all(between.nodes[n] is before[n] for n in order)
+    assert between.nodes[dropout].shape == before[conv].shape
+    assert summary(between) == cold_summary(design)

@@ -7,7 +7,7 @@ import torch
 from engine import Design
 from engine.compile import compile_design
 from engine.export import export
-from engine.export.codegen import CodegenError, python_source
+from engine.export.codegen import CodegenError, generate, python_source
 from engine.user_blocks import define_from_selection
 
 
@@ -51,7 +51,9 @@ def test_multi_output_design_round_trips(tmp_path):
     with torch.no_grad():
         for a, b in zip(net(x), model.eval()(x)):
             assert torch.allclose(a, b, atol=1e-6)
-    assert set(net.state_dict()) == set(model.state_dict())
+    # the code nests layers as torchvision does (residual_basic_7.downsample.0); the weights file follows it
+    assert set(net.state_dict()) == set(generate(design).state_dict(model.state_dict()))
+    assert "residual_basic_7.downsample.0.weight" in net.state_dict()
 
 
 def test_frozen_layers_stay_frozen():
@@ -77,3 +79,19 @@ def test_opaque_and_invalid_designs_are_refused():
     d2.chain(("input", {"shape": [3, 4, 4]}), ("conv2d", {"kernel": 7}), "output")
     with pytest.raises(CodegenError, match="errors"):
         python_source(d2)
+
+
+def test_no_branch_overwrites_the_value_it_branches_from(tmp_path):
+    """Exported GoogLeNet code (issue 16): the pool branch of an Inception block gets a name of its
+    own instead of reusing ``x``, which every branch reads."""
+    from engine import templates
+    from engine.export.codegen import python_source
+    design = templates.build("googlenet", (3, 64, 64), 10)
+    source, _ = python_source(design)
+    inception = source[source.index("class InceptionV1"):]
+    forward = inception[inception.index("def forward"):inception.index("return out")]
+    assert "        x = " not in forward
+    assert "branch4_0 = self.branch4[0](x)" in forward  # torchvision's names: branch4.0
+    from engine.compile import compile_design
+    from engine.export import export
+    assert export(design, compile_design(design), "python", tmp_path / "googlenet.py").verified

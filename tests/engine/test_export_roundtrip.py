@@ -9,19 +9,37 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from functools import partial
 
 import pytest
 import torch
 
-from engine import templates
+from engine import Design, templates
 from engine.compile import compile_design
 from engine.export import export, load_bundle, read_pt
 
-DESIGNS = {"lenet5": (1, 28, 28), "resnet18": (3, 32, 32)}
+DESIGNS = {"lenet5": (1, 28, 28), "resnet18": (3, 32, 32), "modern_blocks": (3, 12, 12)}
+
+
+def modern_blocks(input_shape, num_classes):
+    """Every block added for the modern CNNs (issue 16) in one design."""
+    d = Design("modern blocks")
+    *_, last = d.chain(("input", {"shape": list(input_shape)}), ("conv2d", {"out_channels": 8, "kernel": 3, "padding": 1}),
+                       "relu6", ("squeeze_excitation", {"squeeze_channels": 4, "activation": "silu", "gate": "hardsigmoid"}),
+                       ("channel_shuffle", {"groups": 2}), ("channel_layernorm", {}), ("layer_scale", {"init_value": 0.5}),
+                       ("stochastic_depth", {"p": 0.2}), "hardswish")
+    (first,) = d.chain(("channel_chunk", {"chunks": 2, "index": 0}), after=last)
+    *_, second = d.chain(("channel_chunk", {"chunks": 2, "index": 1}), "hardsigmoid", after=last)
+    gate = d.add_node("multiply").id
+    d.connect(first, gate)
+    d.connect(second, gate)
+    d.chain("global_avgpool", ("linear", {"out_features": num_classes}), "output", after=gate)
+    return d
 
 
 def trained(name):
-    design = templates.build(name, input_shape=DESIGNS[name], num_classes=10)
+    build = modern_blocks if name == "modern_blocks" else partial(templates.build, name)
+    design = build(input_shape=DESIGNS[name], num_classes=10)
     torch.manual_seed(0)
     model = compile_design(design)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
@@ -54,7 +72,7 @@ def test_bundle(case, tmp_path):
     name, design, model, x, expected = case
     result = export(design, model, "bundle", tmp_path / "bundle")
     assert result.verified and result.max_abs_diff <= 1e-5
-    assert {p.name for p in result.files} == {"design.json", "weights.safetensors"}
+    assert {p.name for p in result.files} == {"design.json", "weights.safetensors", "README.md"}
     loaded_design, state = load_bundle(tmp_path / "bundle")
     assert (run_compiled(loaded_design, state, x) - expected).abs().max() <= 1e-5
     # The safetensors file alone carries the design in its metadata.

@@ -139,6 +139,7 @@ def test_cli_exit_code_1_when_the_reload_differs(tmp_path, monkeypatch, capsys):
     from engine.export import formats
     design = tiny()
     export(design, compile_design(design), "bundle", tmp_path / "run")
-    monkeypatch.setattr(formats, "_max_diff", lambda a, b: 0.5)  # a writer that lost precision
+    monkeypatch.setattr(formats, "_compare",  # a writer that lost precision
+                        lambda a, b, atol, rtol: formats.Comparison(0.5, 0.01, False))
     assert main(["export", str(tmp_path / "run"), "-f", "pt", "-o", str(tmp_path / "m.pt")]) == 1
     assert "MISMATCH" in capsys.readouterr().out

@@ -225,3 +225,51 @@ def test_set_meta_refuses_unknown_properties():
     d = Design()
     refuses(d, DesignError, d.set_meta, colour="blue")
     refuses(d, DesignError, d.set_meta, name="renamed", colour="blue")  # nothing applied halfway
+
+
+def test_remove_many_and_restore_many_put_everything_back_in_order():
+    from engine.graph import Edge
+    d = Design()
+    ids = d.chain(("input", {"shape": [3, 8, 8]}), ("conv2d", {"out_channels": 4}), "relu", "flatten",
+                  ("linear", {"out_features": 2}), "output")
+    nodes, edges = list(d.nodes), d.edges
+    events = []
+    d.subscribe(events.append)
+    removal = d.remove_many([ids[2], ids[4]], [Edge(ids[0], ids[1])])
+    assert list(d.nodes) == [ids[0], ids[1], ids[3], ids[5]]
+    assert d.edges == ()  # the edges of the removed nodes and the one named
+    assert [e.kind for e in events].count("node_removed") == 2
+    assert [e.kind for e in events].count("edge_removed") == 5
+    d.lint()
+    d.restore_many(removal)
+    assert list(d.nodes) == nodes and d.edges == edges
+    d.lint()
+
+
+def test_remove_many_refuses_unknown_nodes_and_edges_before_changing_anything():
+    from engine.graph import Edge
+    d = Design()
+    ids = d.chain(("input", {"shape": [3, 8, 8]}), "relu", "output")
+    with pytest.raises(DesignError):
+        d.remove_many([ids[1], "nope"])
+    with pytest.raises(DesignError):
+        d.remove_many([ids[1]], [Edge(ids[0], ids[2])])
+    assert len(d.nodes) == 3 and len(d.edges) == 2
+
+
+def test_restore_many_refuses_a_design_changed_since():
+    d = Design()
+    ids = d.chain(("input", {"shape": [3, 8, 8]}), "relu", "relu", "output")
+    removal = d.remove_many([ids[1]])
+    d.add_node("relu")
+    with pytest.raises(DesignError, match="changed since"):
+        d.restore_many(removal)
+
+
+def test_replace_with_take_uses_the_nodes_as_they_are():
+    d, other = Design(), Design()
+    node = other.add_node("relu")
+    d.replace_with(other, take=True)
+    assert d.nodes[node.id] is node
+    d.replace_with(other)
+    assert d.nodes[node.id] is not node and d.nodes[node.id] == node

@@ -11,7 +11,7 @@ from engine.cli import main
 from engine.compile import compile_design
 from engine.errors import CompileError
 from engine.export import export, import_module, load_bundle
-from engine.export.importer import ModuleImportError, transfer_weights
+from engine.importing import ModuleImportError, transfer_weights
 from engine.persistence import dumps, load, loads
 
 
@@ -35,13 +35,14 @@ def test_torchvision_models_import_exactly(name, params):
 
 
 class Unusual(nn.Module):
-    """A model with layers no block describes: ReLU6, a learned scale, and an LSTM-free tuple."""
+    """A model with layers no block describes: Softplus and a learned scale per position (a
+    scale per channel would be a Layer scale block)."""
 
     def __init__(self):
         super().__init__()
         self.conv = nn.Conv2d(3, 8, 3, padding=1)
-        self.act = nn.ReLU6()
-        self.scale = nn.Parameter(torch.ones(1, 8, 1, 1))
+        self.act = nn.Softplus()
+        self.scale = nn.Parameter(torch.ones(1, 8, 16, 16))
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(8, 4)
 
@@ -55,12 +56,12 @@ def test_unknown_layers_become_opaque_with_shapes_and_a_report():
     model = Unusual()
     design, report = import_module(model, (3, 16, 16))
     whats = {what for _id, what, _why in report.opaque}
-    assert any("ReLU6" in w for w in whats) and "mul" in whats
+    assert any("Softplus" in w for w in whats) and "mul" in whats
     assert not report.complete and "not understood" in report.text()
     analysis = analyze(design)
     assert analysis.valid  # opaque nodes still report their shapes: nothing downstream is unknown
     assert analysis.total_params == sum(p.numel() for p in model.parameters())  # scale counted on the mul
-    relu6 = next(i for i, what, _ in report.opaque if "ReLU6" in what)
+    relu6 = next(i for i, what, _ in report.opaque if "Softplus" in what)
     assert analysis.nodes[relu6].shape == (8, 16, 16)
     with pytest.raises(CompileError, match="opaque"):
         compile_design(design)
@@ -132,3 +133,10 @@ def test_constants_expanded_to_the_batch_keep_shapes_known():
     assert any(what == "expand" for _, what, _ in report.opaque)
     out = design.output_nodes()[0].id
     assert analysis.nodes[out].shape == (3,)
+
+
+def test_the_old_import_path_still_works():
+    import engine.export.importer as old
+    import engine.importing as new
+    assert (old.import_module, old.transfer_weights, old.ImportReport, old.ModuleImportError) == \
+        (new.import_module, new.transfer_weights, new.ImportReport, new.ModuleImportError)

@@ -217,3 +217,18 @@ def test_a_short_drop_straight_down_is_a_plain_edge_not_a_detour():
     assert edge_route((100.0, 0.0), (100.0, 35.0)) is None
     assert edge_route((100.0, 0.0), (110.0, 12.0)) is None
     assert edge_route((100.0, 500.0), (400.0, 0.0)) is not None  # up to the next column: a lane
+
+
+def test_imported_modules_are_laid_out_as_the_app_lays_them_out():
+    """Whoever imports (the command line, the Import dialog, a script) gets the app's layout,
+    not the trace's one row of nodes 160 apart (DenseNet's 433 nodes crossed 175 long edges)."""
+    from torch import nn
+
+    from engine.export import import_module
+    from engine.layout import sizes_for
+    module = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                           nn.Flatten(), nn.Linear(8 * 8 * 8, 10))
+    design, _report = import_module(module, (3, 8, 8))
+    positions = {n: design.nodes[n].pos for n in design.nodes}
+    assert positions == auto_layout(design, None, sizes_for(design))
+    assert len({y for _x, y in positions.values()}) > 1  # not the trace's one row

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from engine import Design, analyze, templates
 from engine.compile import compile_design
 from engine.errors import CompileError
-from engine.export.codegen import python_source
+from engine.export.codegen import generate
 from engine.lowering import lower
 
 from .test_export_codegen import composite_design
@@ -37,21 +37,35 @@ def check_compiled(lowered, gm) -> None:
             check_compiled(s.inner, gm.get_submodule(s.name))
 
 
-def check_code(lowered, source: str, class_name: str) -> None:
-    """The attributes each generated class assigns, in order, are the lowering's module steps."""
+def check_code(lowered, source: str, class_name: str, to_code) -> None:
+    """The attributes each generated class assigns are the lowering's module steps, at the
+    places ``to_code`` (the generator's layout: torchvision's nesting) puts them."""
     classes = {c.name: c for c in ast.parse(source).body if isinstance(c, ast.ClassDef)}
 
-    def visit(low, cls: ast.ClassDef):
+    def expand(value, name, leaves):
+        func = getattr(value, "func", None)
+        if isinstance(func, ast.Attribute) and func.attr == "Sequential":
+            for i, arg in enumerate(value.args):
+                expand(arg, f"{name}.{i}", leaves)
+        elif isinstance(func, ast.Attribute) and func.attr == "ModuleDict":
+            for k, v in zip(value.args[0].keys, value.args[0].values):
+                expand(v, f"{name}.{k.value}", leaves)
+        else:
+            leaves[name] = value
+
+    def visit(low, cls: ast.ClassDef, prefix: str):
         init = next(f for f in cls.body if isinstance(f, ast.FunctionDef) and f.name == "__init__")
-        assigned = {}
+        assigned: dict = {}
         for stmt in init.body:
             if isinstance(stmt, ast.Assign) and isinstance(stmt.targets[0], ast.Attribute):
-                assigned[stmt.targets[0].attr] = stmt.value
-        assert list(assigned) == [s.name for s in low.modules]
-        for s in low.modules:
+                expand(stmt.value, stmt.targets[0].attr, assigned)
+        base = len(to_code(prefix[:-1])) + 1 if prefix else 0
+        expected = {to_code(prefix + s.name)[base:]: s for s in low.modules}
+        assert set(assigned) == set(expected)
+        for path, s in expected.items():
             if s.inner is not None:
-                visit(s.inner, classes[assigned[s.name].func.id])
-    visit(lowered, classes[class_name])
+                visit(s.inner, classes[assigned[path].func.id], prefix + s.name + ".")
+    visit(lowered, classes[class_name], "")
 
 
 def check_shapes(lowered, report) -> None:
@@ -78,10 +92,10 @@ def check_design(design: Design) -> None:
     check_shapes(lowered, report)
     with torch.device("meta"):  # names and structure only: no weights are allocated
         gm = compile_design(design, report)
-        source, class_name = python_source(design)
+        code = generate(design)
     assert gm.node_names == lowered.names
     check_compiled(lowered, gm)
-    check_code(lowered, source, class_name)
+    check_code(lowered, code.source, code.class_name, code.code_key)
 
 
 @pytest.mark.parametrize("name", templates.names())

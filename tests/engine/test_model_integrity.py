@@ -46,6 +46,35 @@ def test_writing_params_in_place_raises_and_analysis_follows_set_params():
     d.lint()
 
 
+@pytest.mark.parametrize("change", [
+    lambda v: v.append(4), lambda v: v.extend([4]), lambda v: v.insert(0, 4), lambda v: v.pop(),
+    lambda v: v.remove(1), lambda v: v.clear(), lambda v: v.sort(), lambda v: v.reverse(),
+    lambda v: v.__setitem__(0, 3), lambda v: v.__delitem__(0), lambda v: v.__iadd__([4]), lambda v: v.__imul__(2),
+])
+def test_list_values_cannot_be_changed_in_place_either(change):
+    d, (inp, conv, relu, *_rest) = small()
+    shape = d.nodes[inp].params["shape"]
+    before = list(shape)
+    with pytest.raises(TypeError, match="set_params"):
+        change(shape)
+    assert shape == before and analyze(d).nodes[relu].shape == (4, 8, 8)
+
+
+def test_list_values_are_still_lists_that_copy_pickle_and_save_plainly():
+    d, (inp, *_rest) = small()
+    given = [1, 8, 8]
+    d.set_param(inp, "shape", given)
+    given.append(99)  # the caller's list is theirs: the node kept a frozen copy
+    shape = d.nodes[inp].params["shape"]
+    assert isinstance(shape, list) and shape == [1, 8, 8] and hash(shape) == hash((1, 8, 8))
+    assert copy.deepcopy(d.nodes[inp]).params["shape"] == [1, 8, 8]
+    assert pickle.loads(pickle.dumps(d.nodes[inp])).params["shape"] == [1, 8, 8]
+    plain = to_dict(d)["nodes"][0]["params"]["shape"]
+    assert type(plain) is list and plain == [1, 8, 8]
+    plain.append(5)  # a saved dict is the caller's to edit
+    assert json.loads(dumps(d))["nodes"][0]["params"]["shape"] == [1, 8, 8]
+
+
 def test_params_still_read_as_a_mapping():
     d, (_inp, conv, *_rest) = small()
     node = d.nodes[conv]
@@ -195,3 +224,17 @@ def test_loading_runs_lint(monkeypatch):
     monkeypatch.setattr(Design, "_lint_own", broken)
     with pytest.raises(DesignFileError, match="inconsistent: planted"):
         loads(text)
+
+
+@pytest.mark.parametrize("name", ["out_channels", "padding"])
+def test_lint_does_not_take_true_for_a_valid_twins_1(name):
+    """Lint validates equal (block, values) once: True equals 1 but is not a valid 1."""
+    d, ids = small()
+    first = d.add_node("conv2d", {"out_channels": 1, "padding": 1}).id
+    twin = d.add_node("conv2d", {"out_channels": 1, "padding": 1}).id
+    d.lint()
+    params = {**d.nodes[first].params, name: True}
+    d._nodes[twin]._params = MappingProxyType(params)
+    d._nodes[twin]._values = tuple(params.values())
+    with pytest.raises(LintError, match=f"node {twin!r}"):
+        d.lint()

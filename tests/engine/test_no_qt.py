@@ -19,7 +19,7 @@ class NoQt:
 
 sys.meta_path.insert(0, NoQt())
 import engine, engine.analysis, engine.compile, engine.persistence, engine.cli, engine.summary
-import engine.user_blocks, engine.commands.validate
+import engine.user_blocks, engine.commands.validate, engine.composite_editing
 from engine import Design, analyze, compile_design
 d = Design("noqt", num_classes=3)
 d.chain(("input", {"shape": [1, 8, 8]}), ("conv2d", {"out_channels": 2}), "flatten",

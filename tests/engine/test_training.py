@@ -245,14 +245,14 @@ def test_pretrained_nodes_get_the_lower_learning_rate():
 
 def test_run_folder_layout(shapes16, tmp_path):
     _, done, _ = run(tiny_cnn(), shapes16, config(epochs=2), tmp_path)
-    for name in ("design.json", "config.json", "data.json", "metrics.csv", "metrics.json", "weights.safetensors",
+    for name in ("design.json", "config.json", "data.json", "metrics.csv", "metrics.jsonl", "weights.safetensors",
                  "checkpoints/last.pt", "checkpoints/best.pt"):
         assert (tmp_path / name).is_file(), name
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.pt", weights_only=True)
     assert {"model", "optimizer", "scheduler", "epoch", "history", "config", "design"} <= set(checkpoint)
     assert checkpoint["epoch"] == 2 and json.loads(checkpoint["design"])["format"] == "network-designer"
     assert len((tmp_path / "metrics.csv").read_text().splitlines()) == 3
-    assert len(json.loads((tmp_path / "metrics.json").read_text())) == 2
+    assert [json.loads(line)["epoch"] for line in (tmp_path / "metrics.jsonl").read_text().splitlines()] == [1, 2]
     described = json.loads((tmp_path / "data.json").read_text())
     assert described["input_shape"] == [1, 16, 16] and described["classes"][0] == "circle" and described["std"]
     from safetensors import safe_open
@@ -282,7 +282,7 @@ def test_out_of_memory_names_the_batch_size(shapes16, monkeypatch):
     _, done, seen = run(tiny_cnn(), shapes16, config(batch_size=64))
     error = of(seen, events.Error)[0]
     assert done.reason == "error" and error.code == "out_of_memory" and "batch size 64" in error.message
-    assert "--batch-size 32" in error.message
+    assert "lower the batch size to 32" in error.message and "--" not in error.message  # the app has no flags
 
 
 def test_early_stopping_and_overfit_mode(shapes16):

@@ -125,22 +125,21 @@ def test_resume_with_other_parameter_groups_is_refused_by_the_optimizer_load(tmp
     assert "does not fit this run's optimizer" in err and "freeze_nodes" in err and "--init-weights" in err
 
 
-# -- 3. a CSV that is a table, files that are not images --------------------------------------------
-def test_a_tabular_csv_is_named_as_a_table_with_the_supported_layouts(tmp_path, capsys):
+# -- 3. a CSV table with a text column, files that are not images ---------------------------------
+def test_a_table_with_a_text_column_names_the_column_and_line(tmp_path, capsys):
     rng = np.random.default_rng(0)
     table = tmp_path / "iris.csv"
-    table.write_text("sepal_length,sepal_width,petal_length,species\n"
-                     + "".join(f"{a:.2f},{b:.2f},{c:.2f},{k}\n" for (a, b, c), k in
-                               zip(rng.random((50, 3)), rng.integers(0, 3, 50))))
+    table.write_text("sepal_length,sepal_width,colour,species\n"
+                     + "".join(f"{a:.2f},{b:.2f},{'red' if i == 7 else f'{c:.2f}'},{k}\n" for i, ((a, b, c), k) in
+                               enumerate(zip(rng.random((50, 3)), rng.integers(0, 3, 50)))))
     with pytest.raises(DatasetError) as caught:
         data.load(str(table))
     message = str(caught.value)
-    assert "is a CSV file holding a table of numbers" in message and "51 row(s) of 4 column(s)" in message
-    assert "one sub-folder of images per class" in message and "'path,label' rows" in message
-    assert "not supported" in message and "could be decoded" not in message
+    assert "line 9: the feature column 'colour' holds the text 'red'" in message
+    assert "could be decoded" not in message
     code = train(design_file(tmp_path), "--dataset", table, "--epochs", "1", "--out", tmp_path / "r", *FAST)
     err = capsys.readouterr().err
-    assert code == 2 and len(lines(err)) == 1 and "table of numbers" in err
+    assert code == 2 and len(lines(err)) == 1 and "'colour'" in err
 
 
 def test_files_that_are_not_images_are_named_with_the_decoders_reason(tmp_path):

@@ -37,8 +37,8 @@ def test_evaluate_reports_the_runs_last_validation_accuracy(qtbot, training_app)
     assert record.status == "finished", record.message
     last_val = record.curves["val_acc"].last()[1]
     panel.evaluate_button.click()
-    qtbot.waitUntil(lambda: "Held-out accuracy" in panel.status.text(), timeout=30000)
-    assert abs(record.summary["test_accuracy"] - last_val) < 1e-9
+    qtbot.waitUntil(lambda: "Validation accuracy" in panel.status.text(), timeout=30000)
+    assert abs(record.summary["evaluated_val_accuracy"] - last_val) < 1e-9
 
 
 def test_a_single_output_with_cross_entropy_is_a_problem_with_its_fix(qtbot, training_app):

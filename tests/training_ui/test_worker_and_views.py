@@ -40,7 +40,7 @@ def test_100000_events_cross_the_thread_queued_without_a_crash(qtbot, no_leaked_
 
     received = []
     session = TrainingSession(FakeTrainer(small_cnn(), flood))
-    session.event.connect(lambda e: received.append(e["i"]))
+    session.trainer_event.connect(lambda e: received.append(e["i"]))
     with qtbot.waitSignal(session.finished, timeout=120_000) as done:
         session.start()
     assert done.args[0] == "finished"

@@ -1,22 +1,26 @@
 """Opening a composite block into its primitive blocks, closing it again, and grouping a
-selection into a new reusable block. Pure edits of a (working copy of a) design: the document
-wraps each in one undo step.
+selection into a new reusable block. Pure edits of a (working copy of a) design, no Qt: the
+designer's document wraps each in one undo step.
 
-The inside of a composite is the engine's own ``spec.expand(params, input_shapes)``; a group
-is the engine's ``define_from_selection``. The designer only re-wires the edges around them,
-keeping the order of edges into Concatenate/Add (that order is their input order).
+The inside of a composite is its spec's ``expand(params, input_shapes)``; a group is
+``define_from_selection``. This module only re-wires the edges around them, keeping the order
+of edges into Concatenate/Add (that order is their input order), and places an opened block's
+nodes with ``engine.layout`` at the node size the canvas draws the design in.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from engine.blocks import ShapeProblem
-from engine.errors import DesignError
-from engine.graph import Design, Edge
-from engine.user_blocks import define_from_selection
+from .blocks import ShapeProblem
+from .errors import DesignError
+from .graph import Design, Edge
+from .layout import layout_opened, sizes_for
+from .user_blocks import define_from_selection
 
-from .canvas.layout import opened_layout, sizes_for
+if TYPE_CHECKING:
+    from .analysis import Report
 
 
 @dataclass
@@ -67,18 +71,21 @@ def _reroute_outputs(design: Design, old_src: str, new_src: str, keep=None) -> N
             design.connect(new_src, e.dst, "out", e.dst_port, index=index)
 
 
-def expand(design: Design, node_id: str, report) -> OpenComposite:
+def expand(design: Design, node_id: str, report: Report) -> OpenComposite:
+    """Replace a composite node by the blocks it is made of, as its spec expands it for the
+    input shapes in ``report`` (the design's current analysis)."""
     node = design.node(node_id)
     spec = design.spec(node.block)
-    if not spec.is_composite:
+    if spec.expand is None:
         raise DesignError(f"{spec.title} is a primitive block; only composite blocks can be opened")
     in_edges = _sorted_inputs(design, node_id)
     shapes = [report.nodes[e.src].shape if e.src in report.nodes else None for e in in_edges]
-    if not in_edges or any(s is None for s in shapes):
+    known = [s for s in shapes if s is not None]
+    if not in_edges or len(known) < len(shapes):
         raise DesignError(f"'{node.name}' cannot be opened while its input shape is unknown; "
                           "connect it and fix the errors above it first")
     try:
-        sub = spec.expand(node.params, shapes)
+        sub = spec.expand(dict(node.params), known)
     except ShapeProblem as e:
         raise DesignError(f"'{node.name}' cannot be opened: {e.message}") from None
     ids = {}
@@ -115,7 +122,7 @@ def _make_room(design: Design, new_ids: list[str], anchor) -> dict:
     sizes = sizes_for(design)
     width, height = sizes.node_width, sizes.node_height
     new = set(new_ids)
-    positions = opened_layout(design, new_ids, anchor, with_source=_pull_source(design, new, anchor, width))
+    positions = layout_opened(design, new_ids, anchor, sizes, _pull_source(design, new, anchor, width))
     moved = {n: (positions[n], design.nodes[n].pos) for n in positions if n not in new}
     for node_id, pos in positions.items():
         design.move(node_id, pos)
@@ -167,6 +174,8 @@ def _give_room_back(design: Design, state: OpenComposite) -> None:
 
 
 def collapse(design: Design, state: OpenComposite) -> str:
+    """Fold an opened composite back: the same block if its inside is as it was opened, else a
+    new user block of what it now holds. Returns the node's id."""
     ids = [i for i in state.inner_ids if i in design.nodes]
     _give_room_back(design, state)
     if state.is_unchanged(design):
@@ -177,6 +186,8 @@ def collapse(design: Design, state: OpenComposite) -> str:
 
 
 def group(design: Design, node_ids, title: str, node_id: str | None = None, pos=None) -> str:
+    """Make the nodes ``node_ids`` a new user block titled ``title`` and replace them by one
+    node of it; raises DesignError when they do not make one block (one output, wired inputs)."""
     ids = [n for n in design.nodes if n in set(node_ids)]
     key = _free_key(design, title)
     definition = define_from_selection(design, ids, key, title)

@@ -1,0 +1,137 @@
+"""Smooth under load (issue 15 item 8): what used to stall the UI thread during and after a run.
+
+- The Curves view makes new curves in a timed redraw only within a few ms (at least one): a run's
+  first points made four curves with their legend entries at once (the longest redraw of a run). Shown on request
+  (the tab brought forward, runs chosen for overlay) everything is drawn at once.
+- torch's first-use imports (the first optimizer imports ``torch._dynamo``, about 900 modules)
+  happen in the background import, frozen out of the cycle collector's sight, not in the first
+  run: there they stalled the UI, and the objects they left made each collection after a run
+  walk 150,000 more objects on the UI thread.
+"""
+import subprocess
+import sys
+import textwrap
+
+from engine.runs import RunHistory
+
+from .conftest import small_cnn
+
+
+def _run_with_first_points(history=None):
+    run = (history or RunHistory()).new_run(small_cnn(), {"epochs": 2})
+    for series in ("train_loss", "train_acc", "train_loss_epoch", "val_loss", "train_acc_epoch", "val_acc"):
+        run.add_point(series, 1.0, 0.5)
+    return run
+
+
+def _curve_count(view) -> int:
+    return sum(len(p.curves) for p in view.plots.values())
+
+
+def _curves_view(qtbot):
+    from designer.training.plots import CurvesView
+    view = CurvesView()
+    qtbot.addWidget(view)
+    view.resize(1000, 400)
+    view.show()
+    view.grid.ensure_built()
+    return view
+
+
+def _new_run_in_view(qtbot):
+    view = _curves_view(qtbot)
+    view.set_runs([], current=None)
+    run = _run_with_first_points()
+    view._runs, view._current = [run], run.run_id  # as a new run's record fills during training
+    view.mark_dirty()
+    return view
+
+
+def test_a_timed_redraw_makes_new_curves_only_within_its_budget(qtbot):
+    view = _new_run_in_view(qtbot)
+    counts = []
+    for _ in range(8):
+        view._redraw_if_dirty(new_curves_ms=0.0)  # a slow machine: every curve takes the budget
+        counts.append(_curve_count(view))
+    assert counts[:6] == [1, 2, 3, 4, 5, 6], counts  # at least one a tick, never all at once
+    assert counts[-1] == 6 and not view._dirty  # all drawn, nothing left pending
+
+    view = _new_run_in_view(qtbot)
+    view._redraw_if_dirty(new_curves_ms=10_000.0)  # a fast one: all within the budget
+    assert _curve_count(view) == 6
+
+
+def test_a_run_that_ended_is_drawn_at_once(qtbot):
+    view = _new_run_in_view(qtbot)
+    view._redraw_if_dirty(new_curves_ms=0.0)
+    assert _curve_count(view) == 1
+    view.catch_up()  # what the controller does when the run ends
+    assert _curve_count(view) == 6 and not view._dirty
+
+
+def test_shown_or_chosen_runs_are_drawn_at_once(qtbot):
+    view = _curves_view(qtbot)
+    history = RunHistory()
+    runs = [_run_with_first_points(history), _run_with_first_points(history)]
+    view.set_runs(runs, current=runs[0].run_id)  # the user chose them in the Runs table
+    assert _curve_count(view) == 12
+
+    view.hide()
+    third = _run_with_first_points(history)
+    view._runs.append(third)
+    view.mark_dirty()
+    view.show()  # the tab brought forward
+    assert _curve_count(view) == 18
+
+
+def test_the_background_import_leaves_nothing_for_the_first_optimizer_to_import():
+    script = textwrap.dedent("""
+        import gc, sys
+        import torch
+        from designer.training import torch_runtime
+        assert "torch._dynamo" not in sys.modules, "torch imports it eagerly now: this test is moot"
+        frozen = gc.get_freeze_count()
+        torch_runtime._warm_first_use()
+        assert gc.get_freeze_count() > frozen + 50_000, (frozen, gc.get_freeze_count())
+        before = set(sys.modules)
+        torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+        new = set(sys.modules) - before
+        assert not new, sorted(new)[:10]
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and "ok" in done.stdout, done.stderr[-2000:]
+
+
+def test_a_run_started_while_torch_warms_waits_for_it(monkeypatch):
+    """The warm-up ends with gc.freeze: a run's model made before then would never be collected."""
+    import threading
+
+    from designer.training import torch_runtime
+    from designer.training.worker import TrainingWorker
+
+    class Trainer:  # just enough of one: records whether the warm-up was over when it ran
+        design = on_event = None
+        stop_requested = False
+
+        def run(self):
+            self.warm_when_run = torch_runtime._first_use_warmed.is_set()
+
+    warmed = threading.Event()
+    monkeypatch.setattr(torch_runtime, "_first_use_warmed", warmed)
+    monkeypatch.setattr(torch_runtime, "_first_use_warming", True)
+    trainer = Trainer()
+    worker = TrainingWorker(trainer)
+    thread = threading.Thread(target=worker.run)
+    thread.start()
+    thread.join(0.3)
+    assert thread.is_alive()  # waiting for the warm-up
+    warmed.set()
+    thread.join(10)
+    assert not thread.is_alive() and trainer.warm_when_run
+
+    monkeypatch.setattr(torch_runtime, "_first_use_warming", False)  # never started: no wait
+    monkeypatch.setattr(torch_runtime, "_first_use_warmed", threading.Event())
+    trainer = Trainer()
+    TrainingWorker(trainer).run()
+    assert trainer.warm_when_run is False
