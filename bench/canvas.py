@@ -38,7 +38,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine import analyze, templates
 
@@ -61,7 +61,8 @@ def main() -> int:
     parser.add_argument("--designs", default="dense,resnet,500,2000",
                         help="big designs to run, comma-separated: dense, resnet, 500, 2000, 20000")
     args = parser.parse_args()
-    app = QApplication.instance() or QApplication([])
+    from designer.app import make_application
+    app = make_application()  # as the app makes it (its cycle collector on the UI thread)
     if not args.big_only:
         small_designs(app)
     if not args.small_only:

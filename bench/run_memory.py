@@ -103,14 +103,14 @@ def main() -> None:
     folder = tempfile.mkdtemp(prefix="nd_run_memory_")
     os.environ["ND_RUNS_DIR"] = os.path.join(folder, "runs")
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
 
+    from designer.app import make_application
     from designer.document import Document
     from designer.main_window import MainWindow
     from engine import Design, data, templates
     from engine.training.config import TrainConfig
 
-    app = QApplication.instance() or QApplication([])
+    app = make_application()  # as the app makes it (its cycle collector on the UI thread)
     design = Design("small cnn", num_classes=10)
     design.chain(("input", {"shape": [1, 8, 8]}), ("conv2d", {"out_channels": 8, "kernel": 3, "padding": 1}),
                  "relu", ("maxpool2d", {"kernel": 2}), ("conv2d", {"out_channels": 16, "kernel": 3, "padding": 1}),

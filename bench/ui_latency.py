@@ -44,6 +44,7 @@ import torch
 from PySide6.QtCore import QElapsedTimer, QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget
 
+from designer.app import make_application
 from designer.document import Document
 from designer.training import build_training_ui
 from designer.training.devices import training_threads
@@ -192,7 +193,7 @@ def main() -> None:
     unknown = set(views) - set(VIEWS)
     if unknown:
         parser.error(f"unknown view(s): {', '.join(sorted(unknown))}")
-    app = QApplication.instance() or QApplication([])  # noqa: F841 - kept alive for the whole run
+    app = make_application()  # noqa: F841 - as the app makes it (its cycle collector on the UI thread)
     design, bundle, config = setup(args.model, args.batches, args.epochs)
     print(f"{args.model}: {design.name} {'×'.join(map(str, bundle.input_shape))}, batch {config.batch_size}, "
           f"{config.epochs} epoch(s) of {len(bundle.train)} training samples, CPU, {training_threads()} of "

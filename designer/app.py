@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QApplication
 
 from .action_icons import app_icon
 from .main_window import APP_NAME, MainWindow
+from .ui_collector import collect_on_ui_thread
 
 
 def make_application(argv=None) -> QApplication:
@@ -20,6 +21,7 @@ def make_application(argv=None) -> QApplication:
     QCoreApplication.setOrganizationName("network-designer")
     QCoreApplication.setApplicationName(APP_NAME)
     app.setWindowIcon(app_icon())  # every window's, and the taskbar's where the platform asks the app
+    collect_on_ui_thread(app)  # never in a training or loading thread (see designer/ui_collector.py)
     return app
 
 

@@ -43,3 +43,15 @@ def _alive(thread) -> bool:
         return thread.isRunning()
     except RuntimeError:  # the C++ object is gone: not running
         return False
+
+
+@pytest.fixture(scope="module")
+def ui_thread_collector(qapp):
+    """The app's cycle collector on the UI thread (designer/ui_collector.py), as ``make_application``
+    installs it, for one test module; automatic collection is back after it (engine tests)."""
+    from designer.ui_collector import UiCollector, collect_on_ui_thread
+
+    yield collect_on_ui_thread(qapp)
+    installed = qapp.findChild(UiCollector)
+    if installed is not None:
+        installed.stop()

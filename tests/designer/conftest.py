@@ -51,6 +51,12 @@ class ScriptedPrompts:
         return self.template_answer
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _collect_on_ui_thread_only(ui_thread_collector):
+    """As in the app: cycle collection on the UI thread only (designer/ui_collector.py)."""
+    yield
+
+
 @pytest.fixture(autouse=True)
 def no_leaks(qapp, no_leaked_threads):
     """Fail the test if a QThread it started still runs (``no_leaked_threads``, checked after

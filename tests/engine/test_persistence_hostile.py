@@ -209,14 +209,15 @@ def test_the_collector_is_paused_only_for_the_block():
     import gc
 
     from engine.collector import collector_paused
-    assert gc.isenabled()
-    with collector_paused():
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    gc.disable()
+    was_enabled = gc.isenabled()  # (off in the app, where the UI thread collects: designer/ui_collector.py)
+    gc.enable()
     try:
+        with collector_paused():
+            assert not gc.isenabled()
+        assert gc.isenabled()
+        gc.disable()
         with collector_paused():
             pass
         assert not gc.isenabled()  # a caller that had it off keeps it off
     finally:
-        gc.enable()
+        (gc.enable if was_enabled else gc.disable)()

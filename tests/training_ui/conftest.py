@@ -13,6 +13,12 @@ def small_cnn(input_shape=(1, 8, 8), classes=10) -> Design:
     return d
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _collect_on_ui_thread_only(ui_thread_collector):
+    """As in the app: cycle collection on the UI thread only (designer/ui_collector.py)."""
+    yield
+
+
 @pytest.fixture
 def training_app(qtbot, tmp_path, no_leaked_threads):
     """(controller, container widget): panel and views side by side on a small CNN design."""
