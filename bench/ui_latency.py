@@ -5,7 +5,7 @@ The run is started the way the user starts it: through the training panel and co
 document, with the views shown. A 10 ms QTimer on the UI thread records how late each tick fires,
 from the moment the run reports it has started until it ends. The same training (the run's own
 config: same taps, seed, thread count) also runs headless (engine Trainer, no Qt) in this
-process; app and headless runs alternate A/B, B/A, … so the load of a shared machine drifts
+process (with a run folder, as the CLI's ``train``); app and headless runs alternate A/B, B/A, … so the load of a shared machine drifts
 over both alike. For each view: lateness p50/p99/max over its app runs, the app's training
 throughput relative to headless (medians), and the UI thread's CPU time as a share of the run's
 duration (the UI thread's Python work is what competes with the trainer for the GIL; unlike
@@ -154,10 +154,15 @@ class AppUnderTest:
 
 
 def headless(design, bundle, config: dict) -> float:
+    """The same run as ``python main.py train`` makes it: no Qt, and a run folder (checkpoints,
+    metrics and the TensorBoard log cost the trainer 1–6 % on the small model, in the app and out
+    of it alike), so that the ratio is what the app's UI costs the run."""
     torch.set_num_threads(training_threads())
     seen = []
     values = {k: v for k, v in config.items() if k in TrainConfig.__dataclass_fields__}
-    Trainer(design, TrainConfig.from_dict(values), dataset=bundle, on_event=seen.append).run()
+    with tempfile.TemporaryDirectory() as folder:
+        Trainer(design, TrainConfig.from_dict(values), dataset=bundle, on_event=seen.append,
+                run_dir=os.path.join(folder, "run")).run()
     return train_throughput(seen)
 
 

@@ -16,7 +16,9 @@ made a small run 8× slower):
   overflowed Qt's 10 MB pixmap cache and were re-rendered anyway): one line item per plot,
   remade when the range changes, behind the curves; the axes, of fixed width, are only
   repainted when their range changes;
-* at most five redraws a second, fewer if a redraw costs more than 3% of the UI thread's time
+* per-epoch curves mark their points while there are at most ``SYMBOLS_UP_TO`` of them (a
+  long run's markers are a blur, and cost more than the rest of a redraw);
+* at most five redraws a second, fewer if a redraw costs more than 2% of the UI thread's time
   at that rate (a slow machine, a big window): the interval follows the measured cost;
 * downsampling with ``mode='peak'`` and clip-to-view keep a run of 100,000 batches as fast as a
   short one, and a loss spike is never hidden by the downsampling.
@@ -39,8 +41,9 @@ from designer.deferred import Deferred, np, pg
 from engine.runs import RunRecord
 
 REDRAW_HZ = 5  # at most
-REDRAW_BUDGET = 0.03  # share of the UI thread's time the live curves may take; slower redraws come less often
+REDRAW_BUDGET = 0.02  # share of the UI thread's time the live curves may take; slower redraws come less often
 MAX_REDRAW_INTERVAL_MS = 1000  # the curves stay live: at least one redraw a second
+SYMBOLS_UP_TO = 40  # per-epoch curves mark each epoch while they have this many points; then a line
 NEW_CURVES_MS = 4.0  # a timed redraw makes new curves for this long (at least one), then waits a tick
 AXIS_WIDTH = 52  # px for the left axes' tick labels: fixed, so a new label never re-lays out the grid
 # (series name, plot, legend text, is per-batch). Per-batch curves are drawn thin, per-epoch
@@ -214,6 +217,18 @@ class CurvesView(QWidget):
         self._show_lr_plot()
         self.mark_dirty()
         self._redraw()
+        self._make_curves_of_a_starting_run()
+
+    def _make_curves_of_a_starting_run(self) -> None:
+        """The current run has just started: make its curves and legend entries now, before its
+        first points, while nothing competes for the UI thread (made during training, each was
+        the most expensive part of a redraw). Only where the plots exist already."""
+        run = next((r for r in self._runs if r.run_id == self._current and r.status == "running"), None)
+        if run is None or not self.grid.is_built:
+            return
+        for series, plot_name, text, per_batch in CURVES:
+            if (run.run_id, series) not in self._items and (series != "lr" or self.lr_changes()):
+                self._new_item(run, series, plot_name, text, per_batch)
 
     def lr_changes(self) -> bool:
         """Whether any run shown has a learning-rate schedule or warm-up (else the rate is flat)."""
@@ -259,16 +274,16 @@ class CurvesView(QWidget):
 
     def _redraw_if_dirty(self, new_curves_ms: float | None = NEW_CURVES_MS) -> None:
         # A hidden tab does not redraw (the points wait in the run record): during a run the UI
-        # thread's time is shared with the trainer through the GIL. The redraw is painted at once,
-        # so that its whole cost is measured and the next one is put off in proportion.
+        # thread's time is shared with the trainer through the GIL. Qt paints what changed on the
+        # next turn of the event loop, once (a forced repaint here painted it twice: the scene
+        # repainted its dirty items after it); the cost of a redraw is its own time plus the
+        # painting since the last one, and the next redraw is put off in proportion.
         if self._dirty and self.isVisible():
             started = time.thread_time()
             # New curves (with their legend entries) only within a few ms a tick during a run:
             # each costs a few ms, and a run's first points would make four at once (issue 15).
             self._redraw(new_curves_ms)
-            if self.grid.is_built:
-                self.grid.graphics.viewport().repaint()
-            cost_ms = (time.thread_time() - started) * 1000
+            cost_ms = (time.thread_time() - started) * 1000 + self.grid.take_paint_ms()
             self._cost_ms = 0.7 * self._cost_ms + 0.3 * cost_ms if self._cost_ms else cost_ms  # one slow redraw is no trend
             interval = min(MAX_REDRAW_INTERVAL_MS, max(1000 // REDRAW_HZ, int(self._cost_ms / REDRAW_BUDGET)))
             self._timer.setInterval(interval)
@@ -308,6 +323,8 @@ class CurvesView(QWidget):
                     y = smoother.extend(y)
                 done = self._drawn.get(key, 0)
                 self._extents.setdefault(plot_name, _Extent()).add(y[done:])
+                if len(data) > SYMBOLS_UP_TO and item.opts["symbol"] is not None:
+                    item.setSymbol(None)  # dozens of markers are a blur, and the most costly part to draw
                 item.setData(data.x, y)
                 self._drawn[key] = len(data)
         self._fit_ranges()
@@ -371,7 +388,8 @@ class CurvesView(QWidget):
         style = Qt.DashLine if series.startswith("val") and not is_current else Qt.SolidLine
         pen = pg.mkPen(colour + ((110,) if per_batch and series != "lr" else ()), width=1 if per_batch else 2,
                        style=style)
-        kwargs = {} if per_batch else {"symbol": "o", "symbolSize": 6, "symbolBrush": colour, "symbolPen": None}
+        marked = not per_batch and len(run.curves.get(series) or ()) <= SYMBOLS_UP_TO
+        kwargs = {"symbol": "o", "symbolSize": 6, "symbolBrush": colour, "symbolPen": None} if marked else {}
         name = text if is_current else f"{run.title}: {text}"
         if per_batch and not is_current and series != "lr":
             name = None  # the overlay's epoch curves are enough in the legend
@@ -405,7 +423,7 @@ class _PlotGrid(Deferred):
         self.plots: dict = {}
 
     def _build(self) -> None:
-        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics = _timed_graphics_class()()
         self.graphics.setBackground(themes.plot_background())
         # Row 0: each plot's legend, in a row of its own above the plot, so it never covers a curve.
         self.legends = {name: _row_legend() for name in ("loss", "accuracy")}
@@ -450,6 +468,13 @@ class _PlotGrid(Deferred):
         view._fit_ranges()
         view._show_lr_plot()
 
+    def take_paint_ms(self) -> float:
+        """UI-thread time spent painting the plots since the last call (0 before they exist)."""
+        if not self.is_built:
+            return 0.0
+        painted, self.graphics.paint_ms = self.graphics.paint_ms, 0.0
+        return painted
+
     def _on_theme(self, theme) -> None:
         for grid in self.grids.values():
             grid.setPen(_grid_pen(theme))
@@ -492,6 +517,25 @@ class _PlotGrid(Deferred):
         x = [v for t in xs for v in (t, t)] + [v for _ in ys for v in (x0, x1)]
         y = [v for _ in xs for v in (y0, y1)] + [v for t in ys for v in (t, t)]
         self.grids[name].setData(np.array(x, dtype=float), np.array(y, dtype=float))
+
+
+_TIMED_GRAPHICS = None
+
+
+def _timed_graphics_class():
+    """pyqtgraph's GraphicsLayoutWidget that adds up the UI-thread time of its paints (made on
+    first use: pyqtgraph is imported after the first window is shown)."""
+    global _TIMED_GRAPHICS
+    if _TIMED_GRAPHICS is None:
+        class TimedGraphics(pg.GraphicsLayoutWidget):
+            paint_ms = 0.0
+
+            def paintEvent(self, event) -> None:  # noqa: N802 - Qt's name
+                started = time.thread_time()
+                super().paintEvent(event)
+                self.paint_ms += (time.thread_time() - started) * 1000
+        _TIMED_GRAPHICS = TimedGraphics
+    return _TIMED_GRAPHICS
 
 
 def _grid_pen(theme):

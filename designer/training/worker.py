@@ -18,16 +18,21 @@ What the run was stays in its :class:`engine.runs.RunRecord` and its run folder.
 from __future__ import annotations
 
 import sys
+import threading
+import time
 import traceback
 
-from PySide6.QtCore import QObject, Signal
+from PySide6.QtCore import QObject, QTimer, Signal
 
 from .background import CallThread
 from .devices import training_threads
 
+DELIVERY_INTERVAL_S = 0.03  # events reach the UI thread in batches at most this often
+
 
 class TrainingWorker(QObject):
-    """Runs ``trainer.run()`` in its thread, emitting each trainer event as ``event``.
+    """Runs ``trainer.run()`` in its thread; the trainer's events reach the UI thread in order,
+    in batches, each re-emitted there as ``trainer_event``.
 
     ``trainer`` is an engine trainer (anything with ``design``, ``on_event``, ``run()``,
     ``stop()``, ``pause()``, ``resume()``, ``stop_requested`` and ``paused``). Whatever
@@ -35,18 +40,63 @@ class TrainingWorker(QObject):
     go of the trainer. The worker stays in the UI thread (:class:`CallThread` calls ``run`` in
     the run's thread; see :mod:`.background` for why it is not moved there): its signals reach
     the UI thread queued.
+
+    Why batches: each queued signal makes the UI thread take the GIL from the training thread
+    (a forced switch, and the trainer waits for it back). A small model finishing 25 epochs a
+    second sends over 100 events a second (progress, and at each epoch's end its result,
+    filters, health, maps); the UI thread now wakes for them at most ``1 / DELIVERY_INTERVAL_S``
+    times a second and handles what has arrived in one go. The trainer appends to a list under a
+    lock and sends a wake-up only when none is pending.
     """
 
     # Not named "event": a signal of that name hides QObject.event(), and PySide6 then keeps a
     # reference to the object for every queued call delivered through it (a finished run's
     # session, or its worker, stayed alive for good; tests/training_ui/test_runs_memory.py).
-    trainer_event = Signal(object)  # one trainer event (plain data)
+    trainer_event = Signal(object)  # one trainer event (plain data), on the UI thread
     finished = Signal(str, str, object)  # status (finished/stopped/failed), message, result
+    _events_waiting = Signal()  # from the run's thread: the UI thread should deliver the events
 
     def __init__(self, trainer, parent=None):
         super().__init__(parent)
         self.trainer = trainer
-        trainer.on_event = self.trainer_event.emit
+        self._lock = threading.Lock()
+        self._waiting: list = []
+        self._wake_pending = False
+        self._last_delivery = 0.0
+        self.deliveries = 0  # times the UI thread handled a batch of events
+        self._deliver_timer = QTimer(self)  # a delivery put off to keep them apart
+        self._deliver_timer.setSingleShot(True)
+        self._deliver_timer.timeout.connect(self.deliver)
+        self._events_waiting.connect(self._on_events_waiting)
+        trainer.on_event = self._post
+
+    def _post(self, event) -> None:
+        """In the run's thread: keep the event; wake the UI thread unless a wake-up is pending."""
+        with self._lock:
+            self._waiting.append(event)
+            if self._wake_pending:
+                return
+            self._wake_pending = True
+        self._events_waiting.emit()
+
+    def _on_events_waiting(self) -> None:
+        """UI thread: deliver now, or when the interval since the last delivery is over."""
+        wait_s = self._last_delivery + DELIVERY_INTERVAL_S - time.perf_counter()
+        if wait_s <= 0:
+            self.deliver()
+        elif not self._deliver_timer.isActive():
+            self._deliver_timer.start(max(1, int(wait_s * 1000)))
+
+    def deliver(self) -> None:
+        """UI thread: emit every event that has arrived, in order (the next one wakes us again)."""
+        self._deliver_timer.stop()
+        with self._lock:
+            events, self._waiting = self._waiting, []
+            self._wake_pending = False
+        self._last_delivery = time.perf_counter()
+        self.deliveries += 1
+        for event in events:
+            self.trainer_event.emit(event)
 
     def run(self) -> None:
         import torch  # here, in the worker thread: the app's first window is shown without torch
@@ -95,7 +145,7 @@ class TrainingSession(QObject):
         self.worker = TrainingWorker(trainer)
         self.thread = CallThread(self.worker.run, "training")
         self._running = False  # from start until its end is handled here (or shutdown waited for it)
-        # Queued: the slots run on the UI thread, in order, after the worker emitted.
+        # The worker emits each event on the UI thread, in order (see TrainingWorker.deliver).
         self.worker.trainer_event.connect(self.trainer_event)
         self.worker.finished.connect(self._on_worker_finished)
 
@@ -146,6 +196,7 @@ class TrainingSession(QObject):
 
     def _on_worker_finished(self, status: str, message: str, result) -> None:
         self.thread.wait()  # finished was the worker's last act: the thread is ending
+        self.worker.deliver()  # the run's last events come before its end
         self._running = False
         self._release()
         self.finished.emit(status, message, result)

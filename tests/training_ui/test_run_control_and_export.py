@@ -5,7 +5,6 @@ import threading
 
 import numpy as np
 import torch
-from PySide6.QtCore import Qt
 
 from designer.training.engine_adapter import FilterWeights
 from engine.training import events as ev
@@ -24,9 +23,14 @@ def test_a_stop_while_running_ends_the_run_after_at_most_one_more_batch(qtbot, t
     panel.epochs.setValue(200)
     panel.start_button.click()
     session = controller.session
-    done_steps = []  # filled in the worker thread, as each batch ends
-    session.worker.trainer_event.connect(lambda e: isinstance(e, ev.BatchProgress) and done_steps.append(e.step),
-                                 Qt.ConnectionType.DirectConnection)
+    done_steps = []  # filled in the worker thread, as each batch ends (the UI gets them in batches)
+    post = session.trainer.on_event
+
+    def on_event(event):
+        if isinstance(event, ev.BatchProgress):
+            done_steps.append(event.step)
+        post(event)
+    session.trainer.on_event = on_event
     at_stop = []
     trainer_stop = session.trainer.stop  # the run's one stop flag: the trainer's
 

@@ -135,3 +135,54 @@ def test_a_run_started_while_torch_warms_waits_for_it(monkeypatch):
     trainer = Trainer()
     TrainingWorker(trainer).run()
     assert trainer.warm_when_run is False
+
+
+def test_a_starting_run_gets_its_curves_before_its_first_points(qtbot):
+    """Made during training, each new curve and legend entry was a redraw's costliest part."""
+    view = _curves_view(qtbot)
+    history = RunHistory()
+    finished = _run_with_first_points(history)
+    finished.status = "finished"
+    starting = history.new_run(small_cnn(), {"epochs": 2})  # no points yet
+    assert starting.status == "running"
+    view.set_runs([finished, starting], current=starting.run_id)
+    mine = [key for key in view._items if key[0] == starting.run_id]
+    assert len(mine) == 6  # loss and accuracy, batch, epoch and validation; no LR plot for a flat rate
+    assert all(view._items[key].xData is None for key in mine)  # empty until points arrive
+
+    ended = history.new_run(small_cnn(), {"epochs": 2})
+    ended.status = "stopped"  # a run that ended before its first points gets none
+    view.set_runs([ended], current=ended.run_id)
+    assert not view._items
+
+
+def test_epoch_markers_give_way_to_a_line_on_a_long_run(qtbot):
+    from designer.training.plots import SYMBOLS_UP_TO
+
+    view = _curves_view(qtbot)
+    run = RunHistory().new_run(small_cnn(), {"epochs": 100})
+    view.set_runs([run], current=run.run_id)
+    item = view._items[(run.run_id, "val_loss")]
+    for epoch in range(1, SYMBOLS_UP_TO + 1):
+        run.add_point("val_loss", epoch, 1.0 / epoch)
+    view.mark_dirty()  # as the controller does when points arrive
+    view.catch_up()
+    assert item.opts["symbol"] == "o" and len(item.xData) == SYMBOLS_UP_TO  # a short run marks each epoch
+    run.add_point("val_loss", SYMBOLS_UP_TO + 1, 0.01)
+    view.mark_dirty()
+    view.catch_up()
+    assert item.opts["symbol"] is None and len(item.xData) == SYMBOLS_UP_TO + 1
+    assert view._items[(run.run_id, "train_loss")].opts["symbol"] is None  # per batch: never marked
+
+
+def test_a_redraw_costs_its_painting_too(qtbot):
+    """Qt paints a redraw once, after it; the paint's time counts toward the next interval."""
+    view = _curves_view(qtbot)
+    run = _run_with_first_points()
+    view.set_runs([run], current=run.run_id)
+    qtbot.waitUntil(view.grid.graphics.isVisible)  # (shown on the event loop's next turn)
+    painted = []
+    qtbot.waitUntil(lambda: painted.append(view.grid.take_paint_ms()) or painted[-1] > 0)  # its first paint
+    assert view.grid.take_paint_ms() == 0.0  # taken: nothing painted since
+    view.grid.graphics.viewport().repaint()
+    assert view.grid.take_paint_ms() > 0

@@ -49,6 +49,36 @@ def test_100000_events_cross_the_thread_queued_without_a_crash(qtbot, no_leaked_
     assert session.shutdown()
 
 
+def test_a_flood_of_events_wakes_the_ui_thread_a_few_times_and_the_last_come_before_the_end(qtbot, no_leaked_threads):
+    """Each wake-up of the UI thread takes the GIL from the trainer: events arrive in batches,
+    at most about every DELIVERY_INTERVAL_S, and whatever is still waiting when the run ends is
+    delivered before ``finished``."""
+    import time
+
+    from designer.training.worker import DELIVERY_INTERVAL_S
+    n = 20_000
+
+    def flood(emit):
+        for i in range(n):
+            emit(i)
+            if i % 1000 == 0:
+                time.sleep(0.005)  # a trainer between batches
+        return None
+
+    received, at_finish = [], []
+    session = TrainingSession(FakeTrainer(small_cnn(), flood))
+    worker = session.worker
+    session.trainer_event.connect(received.append)
+    session.finished.connect(lambda *_: at_finish.append(len(received)))
+    started = time.perf_counter()
+    with qtbot.waitSignal(session.finished, timeout=60_000):
+        session.start()
+    elapsed = time.perf_counter() - started
+    assert received == list(range(n)) and at_finish == [n]
+    assert 1 <= worker.deliveries <= elapsed / DELIVERY_INTERVAL_S + 3, (worker.deliveries, elapsed)
+    assert session.shutdown()
+
+
 def test_a_runner_that_raises_finishes_as_failed(qtbot, no_leaked_threads):
     def broken(emit):
         raise RuntimeError("boom")
