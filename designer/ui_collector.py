@@ -30,6 +30,8 @@ class UiCollector(QObject):
         super().__init__(parent)
         self._was_enabled = gc.isenabled()
         gc.disable()
+        self._long_lived_total = 0  # objects in the oldest generation after the last full collection
+        self._long_lived_pending = 0  # objects moved there since
         self._timer = QTimer(self)
         self._timer.timeout.connect(self.collect_due)
         self._timer.start(interval_ms)
@@ -37,15 +39,30 @@ class UiCollector(QObject):
     def collect_due(self) -> int:
         """Collect the oldest generation whose count is past its threshold, as CPython's
         automatic collection would (a younger generation is collected with it); the number of
-        objects found unreachable, 0 when none was due."""
+        objects found unreachable, 0 when none was due.
+
+        Like CPython, a full collection also waits until the objects that reached the oldest
+        generation since the last one are a quarter of those it held then: a full pass walks the
+        whole heap (tens of ms with a big design open), and without this rule a UI busy with a
+        run made one every few seconds."""
         thresholds = gc.get_threshold()
         counts = gc.get_count()
         if counts[0] <= thresholds[0]:
             return 0
         generation = 0
         if counts[1] > thresholds[1]:
-            generation = 2 if counts[2] > thresholds[2] else 1
-        return gc.collect(generation)
+            generation = 1
+            if counts[2] > thresholds[2] and self._long_lived_pending > self._long_lived_total / 4:
+                generation = 2
+        moving = 0  # objects a collection of generation 1 looks at: what survives moves to the oldest
+        if generation == 1:
+            moving = len(gc.get_objects(generation=0)) + len(gc.get_objects(generation=1))
+        found = gc.collect(generation)
+        if generation == 1:
+            self._long_lived_pending += max(0, moving - found)
+        elif generation == 2:
+            self._long_lived_total, self._long_lived_pending = len(gc.get_objects(generation=2)), 0
+        return found
 
     def stop(self) -> None:
         """Collect what is due now, here, and hand collection back to CPython (as it was before);

@@ -53,3 +53,33 @@ def test_the_app_collects_on_its_ui_thread_and_stopping_gives_collection_back(qa
     del garbage
     assert collector.collect_due() >= gc.get_threshold()[0]
     assert gc.get_count()[0] < gc.get_threshold()[0]
+
+
+def _counts_past(generation: int, kept: list) -> None:
+    """Counts past the thresholds of generations 0 to ``generation``, as after a busy while."""
+    t0, t1, t2 = gc.get_threshold()
+    gc.collect()
+    if generation >= 2:
+        for _ in range(t2 + 1):
+            gc.collect(1)
+    for _ in range(t1 + 1):
+        gc.collect(0)
+    kept.extend([] for _ in range(t0 + 1))
+
+
+def test_a_full_collection_waits_until_a_quarter_more_objects_are_long_lived(qapp):
+    """CPython's rule: a full pass walks the whole heap, so it waits for enough new old objects."""
+    collector = qapp.findChild(UiCollector)
+    kept: list = []
+    _counts_past(2, kept)
+    collector._long_lived_total, collector._long_lived_pending = 1_000_000, 1_000
+    before = gc.get_count()[2]
+    collector.collect_due()
+    assert gc.get_count()[2] == before + 1  # generation 1 only: its survivors joined the oldest
+    assert collector._long_lived_pending > 1_000
+
+    _counts_past(2, kept)
+    collector._long_lived_pending = 250_001  # a quarter of a million more
+    collector.collect_due()
+    assert gc.get_count()[2] == 0  # the full collection
+    assert collector._long_lived_total == len(gc.get_objects(generation=2)) and collector._long_lived_pending == 0
