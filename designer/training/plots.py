@@ -18,7 +18,7 @@ made a small run 8× slower):
   repainted when their range changes;
 * per-epoch curves mark their points while there are at most ``SYMBOLS_UP_TO`` of them (a
   long run's markers are a blur, and cost more than the rest of a redraw);
-* at most five redraws a second, fewer if a redraw costs more than 2% of the UI thread's time
+* at most five redraws a second, fewer if a redraw costs more than 1% of the UI thread's time
   at that rate (a slow machine, a big window): the interval follows the measured cost;
 * downsampling with ``mode='peak'`` and clip-to-view keep a run of 100,000 batches as fast as a
   short one, and a loss spike is never hidden by the downsampling.
@@ -41,7 +41,7 @@ from designer.deferred import Deferred, np, pg
 from engine.runs import RunRecord
 
 REDRAW_HZ = 5  # at most
-REDRAW_BUDGET = 0.02  # share of the UI thread's time the live curves may take; slower redraws come less often
+REDRAW_BUDGET = 0.01  # share of the UI thread's time the live curves may take; slower redraws come less often
 MAX_REDRAW_INTERVAL_MS = 1000  # the curves stay live: at least one redraw a second
 SYMBOLS_UP_TO = 40  # per-epoch curves mark each epoch while they have this many points; then a line
 NEW_CURVES_MS = 4.0  # a timed redraw makes new curves for this long (at least one), then waits a tick

@@ -186,3 +186,38 @@ def test_a_redraw_costs_its_painting_too(qtbot):
     assert view.grid.take_paint_ms() == 0.0  # taken: nothing painted since
     view.grid.graphics.viewport().repaint()
     assert view.grid.take_paint_ms() > 0
+
+
+def test_a_costly_redraw_puts_the_next_one_off(qtbot, monkeypatch):
+    """The curves take at most REDRAW_BUDGET of the UI thread: interval = cost / budget, between
+    1/REDRAW_HZ and MAX_REDRAW_INTERVAL_MS (they stay live)."""
+    import time
+
+    from designer.training import plots
+    view = _curves_view(qtbot)
+    run = _run_with_first_points()
+    view.set_runs([run], current=run.run_id)
+    view.grid.take_paint_ms()
+
+    def redraw_costing(ms):
+        def redraw(_new_curves_ms=None):
+            view._dirty = False
+            end = time.thread_time() + ms / 1000
+            while time.thread_time() < end:  # CPU time, as the view measures it
+                pass
+        return redraw
+
+    cost = 0.3 * plots.MAX_REDRAW_INTERVAL_MS * plots.REDRAW_BUDGET  # well inside the bounds
+    monkeypatch.setattr(view, "_redraw", redraw_costing(cost))
+    view._cost_ms = 0.0
+    view.mark_dirty()
+    view._redraw_if_dirty()
+    interval = view._timer.interval()
+    assert 1000 // plots.REDRAW_HZ <= interval <= plots.MAX_REDRAW_INTERVAL_MS
+    assert abs(interval - cost / plots.REDRAW_BUDGET) <= 0.5 * cost / plots.REDRAW_BUDGET
+
+    monkeypatch.setattr(view, "_redraw", redraw_costing(50 * cost))
+    view._cost_ms = 0.0
+    view.mark_dirty()
+    view._redraw_if_dirty()
+    assert view._timer.interval() == plots.MAX_REDRAW_INTERVAL_MS  # never less than once a second
