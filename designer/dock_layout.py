@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QDockWidget, QTabBar
 PALETTE_WIDTH, INSPECTOR_WIDTH = 220, 300
 PROBLEMS_MIN_OPEN = 110  # px: the Problems dock with a list shows at least a few rows
 PROBLEMS_MAX_SHARE = 0.3  # of the window height
+WATCHED_SHARE = 0.4  # of the window height: a bottom dock brought forward to watch a run, at least
 GEOMETRY_KEY, STATE_KEY = "window/geometry", "window/state"
 PROBLEMS_BY_HAND_KEY = "window/problems_sized_by_hand"
 # Bumped when the first-start arrangement changes: a layout saved by an older version (Problems
@@ -34,6 +35,7 @@ class DockLayout(QObject):
         self._size_on_show = True  # a first start: the side docks get their widths once laid out
         self._height_at_press: int | None = None
         self._problems_count = 0
+        self._room_given = False
         self.sized_by_hand = _as_bool(settings.value(PROBLEMS_BY_HAND_KEY, False))
         self._sweep = QTimer(self, singleShot=True, interval=0)
         self._sweep.timeout.connect(lambda: hide_stray_tab_bars(self.window))
@@ -92,6 +94,22 @@ class DockLayout(QObject):
         self._size_side_docks()
         self.fit_problems()
         self._sweep.start()
+
+    def bring_forward_to_watch(self, dock) -> None:
+        """Show and raise a bottom dock the user is about to watch (the training views when a run
+        starts). The first time, it also gets at least ``WATCHED_SHARE`` of the window's height:
+        in the 230 px Qt gave it at 1440×900 the curves were 40–60 px tall under their legends,
+        with their axis labels on top of each other. Later a size the user chose is kept."""
+        dock.show()
+        dock.raise_()
+        if not self._room_given:
+            self._room_given = True
+            QTimer.singleShot(0, self, lambda: self._give_room(dock))  # once the layout has placed it
+
+    def _give_room(self, dock) -> None:
+        want = int(self.window.height() * WATCHED_SHARE)
+        if dock.isVisible() and not dock.isFloating() and dock.height() < want:
+            self.window.resizeDocks([dock], [want], Qt.Orientation.Vertical)
 
     def _size_side_docks(self) -> None:
         w, docks = self.window, self.window.docks

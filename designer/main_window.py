@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         self.training = install_training(self) if training else None
         if self.training is not None and "Training views" in self.docks:
             views = self.docks["Training views"]  # hidden on a first start: shown when a run starts
-            self.training.panel.start_clicked.connect(lambda: (views.show(), views.raise_()))
+            self.training.panel.start_clicked.connect(lambda: self.dock_layout.bring_forward_to_watch(views))
         if self.training is not None:  # what a run's health shows goes to the Problems list, on its node
             self.training.health_diagnostic.connect(self.diagnostics.add_run_diagnostic)
             self.training.health_reset.connect(self.diagnostics.clear_run_diagnostics)

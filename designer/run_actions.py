@@ -56,11 +56,13 @@ class RunActions(QObject):
     def bring_forward(self) -> None:
         """The live view in front: the Training panel (its progress and status) and the
         Curves tab of the training views."""
-        for title in ("Training", "Training views"):
-            dock = self.window.docks.get(title)
-            if dock is not None:
-                dock.show()
-                dock.raise_()
+        panel = self.window.docks.get("Training")
+        if panel is not None:
+            panel.show()
+            panel.raise_()
+        views_dock = self.window.docks.get("Training views")
+        if views_dock is not None:
+            self.window.dock_layout.bring_forward_to_watch(views_dock)
         views = self.controller.views
         views.setCurrentWidget(views.curves)
 

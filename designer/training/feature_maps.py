@@ -343,7 +343,9 @@ class FeatureMapView(QWidget):
         maps, when = entry
         if maps.ndim == 1:  # a vector (after Flatten/Linear): one row of units
             maps = maps[None, None, :]
-        self.maps_view.set_array(mosaic(maps), scale_label="relative (each map: its min → its max)")
+        # The title says each map is scaled to its own range; a longer bar label did not fit beside
+        # the bar (the docs' screenshot showed "…lative (each map: its min → its n").
+        self.maps_view.set_array(mosaic(maps), scale_label="relative: min → max")
         shape = "×".join(str(s) for s in maps.shape)
         self.node_label.setText(f"{name}: {maps.shape[0]} maps, {shape} {when}")
         self.maps_view.set_title(f"{name} — {maps.shape[0]} channel(s), each scaled to its own range")

@@ -33,7 +33,7 @@ import math
 import time
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QFont, QFontMetricsF
 from PySide6.QtWidgets import QCheckBox, QGraphicsItem, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from designer import theme as themes
@@ -414,6 +414,36 @@ def _compact_ticks(axis) -> None:
     axis.tickStrings = tick_strings
 
 
+def _uncrowded_ticks(axis) -> None:
+    """Labelled ticks at least 1.5 lines of text apart. pyqtgraph labels every major tick and
+    puts at least 2.25 intervals on an axis, so a short plot (the Curves view in a low dock) had
+    0, 0.2, … 1 written over each other in 60 px; there it now shows 0, 0.5, 1. The grid lines
+    follow (they are drawn at the major ticks)."""
+    default = axis.tickSpacing
+
+    def tick_spacing(low, high, size):
+        levels = default(low, high, size)
+        if not levels or axis.logMode:
+            return levels
+        line = QFontMetricsF(axis.style.get("tickFont") or QFont()).height()
+        most = max(1.0, size / (1.5 * line) - 1)  # intervals whose labels fit
+        major = levels[0][0]
+        span = abs(high - low)
+        while span / major > most and _next_nice_step(major) <= span:  # two labels at least
+            major = _next_nice_step(major)
+        return levels if major == levels[0][0] else [(major, 0)] + list(levels[1:])
+    axis.tickSpacing = tick_spacing
+
+
+def _next_nice_step(step: float) -> float:
+    """The next of 1, 2, 5 × 10ⁿ above ``step``."""
+    power = 10.0 ** math.floor(math.log10(step))
+    for factor in (2.0, 5.0, 10.0):
+        if factor * power > step * 1.0001:
+            return factor * power
+    return 10.0 * power
+
+
 class _PlotGrid(Deferred):
     """The three plots side by side, made on first use with the view's current log settings."""
 
@@ -453,6 +483,7 @@ class _PlotGrid(Deferred):
             plot.getViewBox().disableAutoRange()
             plot.getAxis("left").setWidth(AXIS_WIDTH)
             _compact_ticks(plot.getAxis("left"))
+            _uncrowded_ticks(plot.getAxis("left"))
             for axis in ("left", "bottom"):  # blitted when the window repaints; re-rendered on a new range
                 plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             if name in self.legends:

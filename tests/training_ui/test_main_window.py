@@ -49,3 +49,29 @@ def test_one_batch_size_for_training_and_the_memory_figure(qtbot, tmp_path):
     assert training_batch.value() == 20
     assert f"{human_bytes(per_sample * 20)} activations" in window.totals_label.text()
     window.document.undo_stack.setClean()
+
+
+def test_the_training_views_get_room_when_first_brought_forward_and_keep_a_size_chosen_later(qtbot, tmp_path):
+    """At 1440×900 Qt gave the views dock 230 px: curves 40-60 px tall under their legends."""
+    from PySide6.QtCore import Qt
+
+    from designer.dock_layout import WATCHED_SHARE
+    from designer.document import Document
+    from designer.main_window import MainWindow
+
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Document(small_cnn()), settings=settings, recovery_path=tmp_path / "recovery.json")
+    qtbot.addWidget(window)
+    window.resize(1440, 900)
+    window.show()
+    qtbot.waitExposed(window)
+    views = window.docks["Training views"]
+    assert not views.isVisible()  # a first start: nothing below the canvas
+    window.dock_layout.bring_forward_to_watch(views)
+    qtbot.waitUntil(lambda: views.height() >= WATCHED_SHARE * window.height() - 8)
+    window.resizeDocks([views], [290], Qt.Orientation.Vertical)  # the user makes it smaller
+    qtbot.waitUntil(lambda: abs(views.height() - 290) < 20)
+    window.dock_layout.bring_forward_to_watch(views)  # the next run
+    qtbot.wait(50)
+    assert abs(views.height() - 290) < 20
+    window.document.undo_stack.setClean()

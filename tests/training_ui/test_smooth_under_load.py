@@ -221,3 +221,19 @@ def test_a_costly_redraw_puts_the_next_one_off(qtbot, monkeypatch):
     view.mark_dirty()
     view._redraw_if_dirty()
     assert view._timer.interval() == plots.MAX_REDRAW_INTERVAL_MS  # never less than once a second
+
+
+def test_tick_labels_of_a_short_plot_do_not_overlap(qtbot):
+    """pyqtgraph labels 0, 0.2, … 1 even on a 60 px axis; they were drawn over each other."""
+    from PySide6.QtGui import QFont, QFontMetricsF
+
+    from designer.training.plots import _major_ticks
+    view = _curves_view(qtbot)
+    axis = view.plots["accuracy"].getAxis("left")
+    line = QFontMetricsF(axis.style.get("tickFont") or QFont()).height()
+    for pixels in (60, 90, 150):
+        ticks = _major_ticks(axis, 0.0, 1.0, pixels)
+        assert len(ticks) >= 2, (pixels, ticks)
+        assert pixels / (len(ticks) - 1) >= 1.5 * line, (pixels, ticks)  # room for each label
+    assert _major_ticks(axis, 0.0, 1.0, 25) == [0.0, 1.0]  # too short for two: still both ends
+    assert [round(t, 6) for t in _major_ticks(axis, 0.0, 1.0, 400)] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # tall: as before
