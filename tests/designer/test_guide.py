@@ -66,21 +66,7 @@ def _plain(label: str) -> str:
 
 
 def _menu_paths(window) -> set[str]:
-    paths: set[str] = set()
-
-    def walk(menu, prefix):
-        for action in menu.actions():
-            if action.isSeparator():
-                continue
-            path = [*prefix, _plain(action.text())]
-            if action.menu() is not None:
-                walk(action.menu(), path)
-            else:
-                paths.add(MENU_SEP.join(path))
-
-    for top in window.menuBar().actions():
-        walk(top.menu(), [_plain(top.text())])
-    return paths
+    return set(_menu_actions(window))
 
 
 def _menu_actions(window) -> dict:
